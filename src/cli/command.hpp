@@ -1,0 +1,26 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace exo::cli {
+
+using Args = std::vector<std::string>;
+
+// One `exo` command: its name, the one-line summary in the usage, its help text, and its body.
+struct Command {
+  std::string_view name;
+  std::string_view summary;
+  std::string_view help;
+  int (*run)(const Args& args);
+};
+
+// The table of every command, in alphabetical order.
+const std::vector<Command>& commands();
+
+// One file per command under commands/, each defining its entry of the table.
+Command lint_command();
+Command version_command();
+
+}  // namespace exo::cli

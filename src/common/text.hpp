@@ -1,0 +1,21 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace exo {
+
+std::string_view trim(std::string_view s);
+std::vector<std::string> split(std::string_view s, char sep);
+std::vector<std::string> split_lines(std::string_view s);  // drops one trailing empty line
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+std::string to_upper(std::string_view s);
+// `users-service` -> `USERS_SERVICE`: the form environment variable names take.
+std::string env_name(std::string_view s);
+// Shell-style glob on '/'-separated paths: `*` stays within a segment, `**` spans segments, `?` one char.
+bool glob_match(std::string_view pattern, std::string_view path);
+// Quotes a string for the POSIX shell when it needs it.
+std::string shell_quote(std::string_view s);
+
+}  // namespace exo

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/diagnostics.hpp"
+
+namespace exo::config {
+
+struct Translation {
+  std::string public_name;
+  std::string internal_name;
+  bool operator==(const Translation&) const = default;
+};
+
+// One entry under `services.<protection level>` in application.yml.
+struct ServiceRef {
+  std::string role;
+  std::string protection_level;  // "public" or "private"
+  std::string location;          // service folder relative to the app root
+  std::string docker_image;      // or an image that carries its own service.yml
+  std::string ns;                // the older `namespace` translation rule
+  std::vector<Translation> translations;
+  std::vector<std::string> depends_on;  // roles that must be online before this one starts
+  std::string local, origin;     // used by `exo clone`
+  Location where;
+};
+
+struct AppDependency {
+  std::string type;     // exocom | nats
+  std::string version;
+  bool silent = false;  // hide its log lines in `exo run`
+  Location where;
+};
+
+struct AwsProvider {
+  std::string region;
+  std::string remote_state_store;
+  std::string public_cluster_size;
+  std::string private_cluster_size;
+  std::string account_id;
+  std::string ssl_certificate_arn;
+};
+
+struct Environment {
+  std::string name;
+  std::string domain;
+  std::optional<AwsProvider> aws;
+  Location where;
+};
+
+struct Application {
+  std::filesystem::path root;  // the folder holding application.yml
+  std::string file;            // application.yml as the user sees it
+  std::string name, description, version, author;
+  std::vector<AppDependency> dependencies;
+  std::vector<ServiceRef> services;  // public roles first, then private, each in file order
+  std::vector<Environment> environments;
+
+  const ServiceRef* find(std::string_view role) const;
+  std::vector<std::string> roles() const;
+  const AppDependency* dependency(std::string_view type) const;
+};
+
+// Reads `<dir>/application.yml`. Throws ConfigError (file:line: key: what was expected) on the
+// first error; unknown keys go to `warnings`.
+Application load_application(const std::filesystem::path& dir, Warnings& warnings);
+// Parses application.yml text (`file` names it in messages; `root` resolves locations).
+Application parse_application(const std::string& text, const std::string& file, const std::filesystem::path& root,
+                              Warnings& warnings);
+// True when `name` may be used as a role: letters, digits, '-' and '_', starting with a letter or digit.
+bool valid_role_name(std::string_view name);
+
+}  // namespace exo::config

@@ -1,0 +1,77 @@
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/application.hpp"
+
+namespace exo::config {
+
+// How `exo run` learns that a service is ready.
+struct HealthCheck {
+  std::string http_path;  // GET http://127.0.0.1:$PORT<path> answers 2xx
+  bool tcp = false;       // $PORT accepts a connection
+  bool empty() const { return http_path.empty() && !tcp; }
+};
+
+struct Startup {
+  std::string command;
+  std::string online_text;   // a literal substring of one output line
+  HealthCheck health_check;
+  int timeout_seconds = 60;  // how long `exo run` waits for readiness
+};
+
+// Infrastructure a service needs (a database, ...): a local command or a Docker image.
+struct ServiceDependency {
+  std::string name;
+  std::string image, version;
+  std::string command;  // runs locally instead of an image
+  std::string online_text;
+  std::vector<std::string> ports, volumes;
+  std::map<std::string, std::string> environment;
+  Location where;
+};
+
+struct RestartPolicy {
+  std::vector<std::string> ignore;       // globs relative to the service folder
+  std::vector<std::string> setup_on;     // globs whose change re-runs `setup` before the restart
+  bool on_failure = false;               // restart a crashed service, with back-off
+  int max_restarts = 5;
+};
+
+struct Production {
+  std::string url;
+  int public_port = 0;
+  int cpu = 0, memory = 0;
+  std::string health_check;
+};
+
+struct Service {
+  std::filesystem::path dir;
+  std::string file;  // service.yml as the user sees it
+  std::string type, name, description, author;
+  std::string setup, tests;
+  Startup startup;
+  std::vector<std::string> sends, receives;
+  std::string messages_namespace;  // older service.yml files declared `messages.namespace`
+  std::vector<ServiceDependency> dependencies;
+  std::vector<std::string> docker_ports;
+  std::map<std::string, std::string> environment;
+  RestartPolicy restart;
+  Production production;
+  int port = 0;  // the port it listens on when it is not assigned one
+};
+
+// Reads `<dir>/service.yml`.
+Service load_service(const std::filesystem::path& dir, Warnings& warnings);
+Service parse_service(const std::string& text, const std::string& file, const std::filesystem::path& dir,
+                      Warnings& warnings);
+// The service behind `ref`: its folder relative to the app root. Throws for docker-image services,
+// whose service.yml lives in the image.
+Service load_service(const Application& app, const ServiceRef& ref, Warnings& warnings);
+std::filesystem::path service_dir(const Application& app, const ServiceRef& ref);
+
+}  // namespace exo::config

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <filesystem>
+#include <initializer_list>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/files.hpp"
+#include "common/process.hpp"
+
+namespace exo::test {
+
+namespace fs = std::filesystem;
+
+// A temporary folder holding files a test writes, removed afterwards.
+class Sandbox {
+ public:
+  Sandbox() : dir_("exo-test") {}
+  const fs::path& path() const { return dir_.path(); }
+  fs::path operator/(const fs::path& rel) const { return dir_.path() / rel; }
+  // Writes `content` (leading newline and common indentation removed) to `rel`.
+  void write(const fs::path& rel, std::string_view content) const;
+  std::string read(const fs::path& rel) const;
+
+ private:
+  TempDir dir_;
+};
+
+// Removes a leading newline and the indentation of the first line from every line, so tests can
+// write YAML inline at their own indentation.
+std::string dedent(std::string_view text);
+
+// Runs the built `exo` as a user types it, in `cwd`, with NO_COLOR set.
+RunResult run_exo(const std::vector<std::string>& args, const fs::path& cwd, std::string_view input = {},
+                  std::map<std::string, std::string> env = {});
+
+}  // namespace exo::test

@@ -1,0 +1,37 @@
+#include <gtest/gtest.h>
+
+#include "cli/dispatcher.hpp"
+
+using exo::cli::resolve_abbreviation;
+
+namespace {
+const std::vector<std::string> kCommands = {"add", "clean", "clone", "configure", "create", "deploy", "generate",
+                                            "lint", "run", "setup", "sync", "test", "version"};
+}
+
+TEST(Abbreviations, UniquePrefixesResolve) {
+  EXPECT_EQ(resolve_abbreviation("r", kCommands), "run");
+  EXPECT_EQ(resolve_abbreviation("a", kCommands), "add");
+  EXPECT_EQ(resolve_abbreviation("cle", kCommands), "clean");
+  EXPECT_EQ(resolve_abbreviation("clo", kCommands), "clone");
+  EXPECT_EQ(resolve_abbreviation("cr", kCommands), "create");
+  EXPECT_EQ(resolve_abbreviation("se", kCommands), "setup");
+  EXPECT_EQ(resolve_abbreviation("sy", kCommands), "sync");
+  EXPECT_EQ(resolve_abbreviation("tes", kCommands), "test");
+  EXPECT_EQ(resolve_abbreviation("lint", kCommands), "lint");
+}
+
+TEST(Abbreviations, AmbiguousOrUnknownDoNot) {
+  EXPECT_EQ(resolve_abbreviation("c", kCommands), std::nullopt);
+  EXPECT_EQ(resolve_abbreviation("cl", kCommands), std::nullopt);
+  EXPECT_EQ(resolve_abbreviation("s", kCommands), std::nullopt);
+  EXPECT_EQ(resolve_abbreviation("zonk", kCommands), std::nullopt);
+  EXPECT_EQ(resolve_abbreviation("", kCommands), std::nullopt);
+  EXPECT_EQ(resolve_abbreviation("runner", kCommands), std::nullopt);
+}
+
+TEST(Abbreviations, EntitiesOfCreate) {
+  std::vector<std::string> entities = {"application", "service"};
+  EXPECT_EQ(resolve_abbreviation("a", entities), "application");
+  EXPECT_EQ(resolve_abbreviation("serv", entities), "service");
+}
