@@ -1,0 +1,59 @@
+#pragma once
+
+// The ExoCom message envelope, read without building a JSON tree: one strict pass validates the
+// whole text (RFC 8259, UTF-8) and records where each top-level field's value lies, so the bus can
+// forward payloads byte for byte and only rewrite the fields it owns.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace exo::wire {
+
+enum class JsonType : uint8_t { null, boolean, number, string, array, object };
+
+struct Field {
+  std::string key;         // decoded
+  std::string_view value;  // the raw JSON text of the value
+  JsonType type;
+};
+
+// A scanned message. Views point into the scanned text, which must outlive the Envelope.
+struct Envelope {
+  std::vector<Field> fields;  // every top-level field, in order
+  std::string_view name, id, activity_id, sender;  // decoded text; empty when absent or null
+  const Field* payload = nullptr;
+  const Field* auth = nullptr;
+  bool is_security = false;
+  bool has_id = false;
+
+  void clear();
+  const Field* find(std::string_view key) const;
+
+ private:
+  friend bool scan(std::string_view, Envelope&, std::string&);
+  std::string decoded_[4];  // storage for the four texts above when they contain escapes
+};
+
+// Scans `text`. On failure returns false with `error` saying what is wrong (one line). A message
+// that is valid JSON but has a known field of the wrong type also fails ("'id' must be text").
+bool scan(std::string_view text, Envelope& out, std::string& error);
+// Validates any JSON text (used for payload checks and tests).
+bool valid_json(std::string_view text, std::string* error = nullptr);
+// Appends `s` as a JSON string literal.
+void append_json_string(std::string& out, std::string_view s);
+// Decodes the raw JSON string literal `raw` (with quotes) into `out`.
+bool decode_json_string(std::string_view raw, std::string& out);
+
+// How a delivered message is written: the envelope's fields with the ones ExoCom owns replaced.
+struct Delivery {
+  std::string_view name;            // as the receiver knows it
+  std::string_view sender;          // the registered role of the sending connection
+  std::string_view id;              // used when the envelope has none
+  std::string_view timestamp;       // RFC 3339 with nanoseconds
+  int64_t response_time_ns = 0;     // written only when > 0
+};
+void write_delivery(std::string& out, const Envelope& in, const Delivery& d);
+
+}  // namespace exo::wire

@@ -1,0 +1,612 @@
+#include "exocom/broker.hpp"
+
+#include <algorithm>
+
+#include <boost/json/parse.hpp>
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+#include "common/ids.hpp"
+#include "common/json.hpp"
+
+namespace exo::exocom {
+
+namespace {
+
+constexpr std::string_view kRegister = "exocom.register-service";
+constexpr std::string_view kSecurityRole = "security";
+
+std::string quote(std::string_view s) {
+  std::string out;
+  wire::append_json_string(out, s);
+  return out;
+}
+
+// {code, message, name, id, activityId}: the payload of `exocom.error`.
+std::string error_payload(std::string_view code, const std::string& message, const wire::Envelope* env) {
+  std::string out = "{\"code\":" + quote(code) + ",\"message\":" + quote(message);
+  if (env) {
+    out += ",\"name\":" + quote(env->name);
+    if (env->has_id) out += ",\"id\":" + quote(env->id);
+    if (!env->activity_id.empty()) out += ",\"activityId\":" + quote(env->activity_id);
+  }
+  return out + "}";
+}
+
+std::vector<std::string> names_from(const json::object& o, std::string_view key) {
+  std::vector<std::string> out;
+  if (auto* a = o.if_contains(key); a && a->is_array())
+    for (const auto& v : a->get_array())
+      if (v.is_string() && !v.get_string().empty()) out.emplace_back(v.get_string());
+  return out;
+}
+
+}  // namespace
+
+void Metrics::observe_latency(std::chrono::nanoseconds d) {
+  double s = std::chrono::duration<double>(d).count();
+  size_t i = 0;
+  while (i < std::size(kBuckets) && s > kBuckets[i]) ++i;
+  ++latency_counts[i];
+  latency_sum += s;
+  ++latency_count;
+}
+
+Broker::Broker(config::RouteTable routes, Options options, TraceLog& log) : options_(options), log_(log) {
+  for (auto& [name, r] : routes.roles) {
+    if (name == kSecurityRole) {
+      // The security role's routes are fixed by the protocol, whatever the table says.
+      r.receives = {"authorize message", "security response"};
+      r.sends = {"message authorized", "message unauthorized", "security request"};
+      r.translations.clear();
+      r.ns.clear();
+    }
+    add_role(name, std::move(r));
+  }
+  security_ = role(kSecurityRole);
+  rebuild_subscriptions();
+}
+
+Broker::~Broker() = default;
+
+Broker::RoleState* Broker::role(std::string_view name) {
+  auto it = roles_by_name_.find(name);
+  return it == roles_by_name_.end() ? nullptr : it->second;
+}
+
+Broker::RoleState& Broker::add_role(const std::string& name, config::RoleRoutes routes) {
+  auto state = std::make_unique<RoleState>();
+  state->name = name;
+  state->routes = std::move(routes);
+  for (const auto& s : state->routes.sends) {
+    state->may_send[s] = true;
+    state->public_of[s] = config::to_public(state->routes, name, s);
+  }
+  roles_by_name_[name] = state.get();
+  roles_.push_back(std::move(state));
+  return *roles_.back();
+}
+
+void Broker::rebuild_subscriptions() {
+  subscribers_.clear();
+  for (const auto& r : roles_) {
+    for (const auto& internal : r->routes.receives) {
+      auto& subs = subscribers_[config::to_public(r->routes, r->name, internal)];
+      bool dup = std::any_of(subs.begin(), subs.end(), [&](const Subscriber& s) { return s.role == r.get(); });
+      if (!dup) subs.push_back({r.get(), internal});
+    }
+  }
+}
+
+Peer* Broker::peer_by_id(uint64_t id) const {
+  auto it = peers_.find(id);
+  return it == peers_.end() ? nullptr : it->second;
+}
+
+void Broker::connected(Peer& peer) { peers_[peer.id()] = &peer; }
+
+void Broker::disconnected(Peer& peer, std::vector<Frame> undelivered) {
+  if (!peers_.erase(peer.id())) return;
+  if (!peer.registered_) return;
+  RoleState* r = role(peer.role_);
+  EXO_ASSERT(r != nullptr);
+  std::erase(r->instances, &peer);
+  peer.registered_ = false;
+  log_.info("'" + peer.role_ + "' disconnected");
+  now_ = Clock::now();
+  // What the connection never wrote goes to another instance, or waits for the next one.
+  for (auto& f : undelivered) deliver(*r, f, nullptr);
+}
+
+void Broker::message(Peer& peer, std::string_view text) {
+  metrics_.bytes_in += text.size();
+  now_ = Clock::now();
+  if (!wire::scan(text, env_, scan_error_)) {
+    if (scan_error_ == "invalid UTF-8") {
+      metrics_.refused["invalid-utf8"]++;
+      log_.warning("connection " + std::to_string(peer.id()) + " sent invalid UTF-8 in a text message; closing it");
+      peer.close(ws::close_code::invalid_payload, "invalid UTF-8 in a text message");
+      return;
+    }
+    refuse(peer, nullptr, "invalid-message", "Invalid message from " + (peer.registered_ ? "'" + peer.role_ + "'" : "an unregistered connection") + ": " + scan_error_);
+    return;
+  }
+  const wire::Envelope& env = env_;
+  if (env.name.empty()) {
+    refuse(peer, &env, "invalid-message", "A message from " + (peer.registered_ ? "'" + peer.role_ + "'" : "an unregistered connection") + " has no name");
+    return;
+  }
+  if (env.name == kRegister) {
+    register_peer(peer, env);
+    return;
+  }
+  if (!peer.registered_) {
+    refuse(peer, &env, "not-registered",
+           "A connection sent '" + std::string(env.name) + "' before registering; send exocom.register-service first");
+    return;
+  }
+  if (!env.sender.empty() && env.sender != peer.role_) {
+    refuse(peer, &env, "sender-mismatch",
+           "Service '" + peer.role_ + "' sent '" + std::string(env.name) + "' as '" + std::string(env.sender) + "'; the sender must be the registered role");
+    return;
+  }
+  if (env.name.starts_with("exocom.")) {
+    refuse(peer, &env, "reserved-name", "Service '" + peer.role_ + "' sent '" + std::string(env.name) + "'; names starting with 'exocom.' are reserved");
+    return;
+  }
+  RoleState* sender = role(peer.role_);
+  EXO_ASSERT(sender != nullptr);
+  if (security_ && sender == security_) {
+    if (env.name == "security request") return security_data_request(env);
+    if (env.name == "message authorized" || env.name == "message unauthorized")
+      return security_verdict(env, env.name == "message authorized");
+  }
+  if (!sender->may_send.count(env.name)) {
+    refuse(peer, &env, "not-allowed",
+           "Service '" + peer.role_ + "' is not allowed to broadcast the message '" + std::string(env.name) + "'");
+    return;
+  }
+  // Replies go back to the instance that took part in the activity.
+  std::chrono::nanoseconds since{0};
+  Activity* activity = env.activity_id.empty() ? nullptr : touch_activity(env.activity_id, now_, &since);
+  if (activity) {
+    auto& aff = activity->affinity;
+    auto it = std::find_if(aff.begin(), aff.end(), [&](const auto& a) { return a.first == sender; });
+    if (it == aff.end()) aff.emplace_back(sender, peer.id());
+    else it->second = peer.id();
+  }
+  if (security_ && sender != security_ && security_intercepts(peer, *sender, env)) return;
+  ++metrics_.received;
+  if (since.count() > 0) metrics_.observe_latency(since);
+  route(&peer, *sender, env, since, activity);
+}
+
+void Broker::route(Peer* from, RoleState& sender, const wire::Envelope& env, std::chrono::nanoseconds since,
+                   Activity* activity) {
+  auto pub_it = sender.public_of.find(env.name);
+  std::string_view public_name = pub_it == sender.public_of.end() ? env.name : std::string_view(pub_it->second);
+  auto subs_it = subscribers_.find(public_name);
+  if (subs_it == subscribers_.end() || subs_it->second.empty()) {
+    std::string msg = "No receivers for message '" + std::string(public_name) + "' registered";
+    if (from) refuse(*from, &env, "no-receivers", msg);
+    else {
+      metrics_.dropped["no-receivers"]++;
+      log_.warning(msg);
+    }
+    return;
+  }
+  std::string ts = timestamp();
+  std::string generated_id = env.has_id ? std::string() : new_uuid();
+  Frame frame;
+  std::string_view frame_name;
+  bool refused_full = false;
+  for (const auto& sub : subs_it->second) {
+    if (!frame || sub.internal_name != frame_name) {
+      auto f = std::make_shared<OutFrame>();
+      f->body().reserve(ws::kMaxHeaderSize + env.fields.size() * 16 + (env.payload ? env.payload->value.size() : 0) + 160);
+      wire::write_delivery(f->body(), env, {sub.internal_name, sender.name, generated_id, ts, since.count()});
+      f->seal();
+      frame = std::move(f);
+      frame_name = sub.internal_name;
+    }
+    if (!deliver(*sub.role, frame, activity)) refused_full = true;
+    if (log_.tracing())
+      log_.trace(sender.name, env.name, sub.internal_name, sub.role->name, since,
+                 env.payload ? env.payload->value : std::string_view());
+  }
+  if (refused_full && from)
+    refuse(*from, &env, "buffer-full",
+           "Message '" + std::string(env.name) + "' was dropped for a role whose buffer is full");
+}
+
+bool Broker::deliver(RoleState& to, const Frame& frame, Activity* activity) {
+  if (to.instances.empty()) {
+    const auto& lim = options_.limits;
+    if (to.buffer.size() >= lim.buffer_messages || to.buffer_bytes + frame->size() > lim.buffer_bytes) {
+      metrics_.dropped["buffer-full"]++;
+      return false;
+    }
+    if (to.buffer.empty())
+      log_.info("No instance of '" + to.name + "' is online; holding its messages until one registers");
+    to.buffer.push_back({frame, now_});
+    to.buffer_bytes += frame->size();
+    ++metrics_.buffered;
+    return true;
+  }
+  Peer* target = nullptr;
+  std::pair<RoleState*, uint64_t>* pinned = nullptr;
+  if (activity) {
+    for (auto& a : activity->affinity)
+      if (a.first == &to) pinned = &a;
+    if (pinned) {
+      Peer* p = peer_by_id(pinned->second);
+      if (p && p->registered_ && p->role_ == to.name) target = p;
+    }
+  }
+  if (!target) {
+    target = to.instances[to.next++ % to.instances.size()];
+    if (pinned) pinned->second = target->id();
+    else if (activity) activity->affinity.emplace_back(&to, target->id());
+  }
+  ++to.delivered;
+  ++metrics_.delivered;
+  target->send(frame);
+  return true;
+}
+
+void Broker::flush_buffer(RoleState& r) {
+  size_t delivered = 0, expired = 0;
+  while (!r.buffer.empty() && !r.instances.empty()) {
+    Buffered b = std::move(r.buffer.front());
+    r.buffer.pop_front();
+    r.buffer_bytes -= b.frame->size();
+    if (now_ - b.at > options_.limits.buffer_ttl) {
+      ++expired;
+      continue;
+    }
+    deliver(r, b.frame, nullptr);
+    ++delivered;
+  }
+  if (expired) {
+    metrics_.dropped["expired"] += expired;
+    log_.warning(fmt::format("Dropped {} messages for '{}' held longer than {}s", expired, r.name,
+                             std::chrono::duration_cast<std::chrono::seconds>(options_.limits.buffer_ttl).count()));
+  }
+  if (delivered) log_.info(fmt::format("Delivered {} held messages to '{}'", delivered, r.name));
+}
+
+Broker::Activity* Broker::touch_activity(std::string_view id, Clock::time_point now, std::chrono::nanoseconds* since) {
+  auto it = activities_.find(id);
+  if (it != activities_.end()) {
+    *since = now - it->second.last;
+    it->second.last = now;
+    activity_lru_.splice(activity_lru_.begin(), activity_lru_, it->second.lru);
+    return &it->second;
+  }
+  *since = std::chrono::nanoseconds(0);
+  if (activities_.size() >= options_.limits.max_activities) {
+    activities_.erase(activity_lru_.back());
+    activity_lru_.pop_back();
+  }
+  activity_lru_.emplace_front(id);
+  auto [pos, inserted] = activities_.emplace(std::string(id), Activity{now, {}, activity_lru_.begin()});
+  EXO_ASSERT(inserted);
+  return &pos->second;
+}
+
+void Broker::register_peer(Peer& peer, const wire::Envelope& env) {
+  std::string requested(env.sender);
+  if (requested.empty()) {
+    refuse(peer, &env, "invalid-message", "exocom.register-service needs 'sender' set to the role of the service");
+    return;
+  }
+  bool ack = false, errors = false;
+  json::object payload;
+  if (env.payload && env.payload->type == wire::JsonType::object) {
+    boost::system::error_code ec;
+    json::value v = json::parse(env.payload->value, ec);
+    if (!ec && v.is_object()) payload = std::move(v.get_object());
+    if (auto* a = payload.if_contains("ack"); a && a->is_bool()) ack = a->get_bool();
+    if (auto* e = payload.if_contains("errors"); e && e->is_bool()) errors = e->get_bool();
+  }
+  if (peer.registered_) {
+    if (requested != peer.role_) {
+      refuse(peer, &env, "already-registered",
+             "A connection registered as '" + peer.role_ + "' tried to register again as '" + requested + "'");
+      return;
+    }
+    peer.wants_ack_ = ack;
+    peer.wants_errors_ = errors;
+  } else {
+    RoleState* r = role(requested);
+    if (!r) {
+      if (!options_.dev_open || !config::valid_role_name(requested)) {
+        metrics_.refused["unknown-role"]++;
+        log_.warning("Service '" + requested + "' tried to register, but the routing table has no such role");
+        peer.close(ws::close_code::policy_violation, "unknown role '" + requested + "'");
+        return;
+      }
+      config::RoleRoutes routes;
+      routes.receives = names_from(payload, "receives");
+      routes.sends = names_from(payload, "sends");
+      if (auto* t = payload.if_contains("translations"); t && t->is_array())
+        for (const auto& item : t->get_array())
+          if (auto* o = item.if_object(); o && o->contains("public") && o->contains("internal") &&
+                                          o->at("public").is_string() && o->at("internal").is_string())
+            routes.translations.push_back({std::string(o->at("public").get_string()), std::string(o->at("internal").get_string())});
+      r = &add_role(requested, std::move(routes));
+      rebuild_subscriptions();
+      log_.info("Learned the routes of '" + requested + "' from its registration (--dev-open)");
+    }
+    peer.role_ = requested;
+    peer.registered_ = true;
+    peer.wants_ack_ = ack;
+    peer.wants_errors_ = errors;
+    r->instances.push_back(&peer);
+    log_.info("'" + requested + "' registered");
+  }
+  RoleState* r = role(peer.role_);
+  if (peer.wants_ack_)
+    send_own(peer, "exocom.registered", env.activity_id,
+             "{\"role\":" + quote(peer.role_) + ",\"instance\":\"" + std::to_string(peer.id()) +
+                 "\",\"held\":" + std::to_string(r->buffer.size()) + "}");
+  flush_buffer(*r);
+}
+
+void Broker::refuse(Peer& peer, const wire::Envelope* env, std::string_view code, const std::string& message) {
+  metrics_.refused[std::string(code)]++;
+  log_.warning(message);
+  if (peer.wants_errors_)
+    send_own(peer, "exocom.error", env ? env->activity_id : std::string_view(), error_payload(code, message, env));
+}
+
+std::string Broker::timestamp() {
+  // Formatting a timestamp costs more than routing a message; once per microsecond is plenty.
+  auto now = std::chrono::system_clock::now();
+  if (ts_cache_.empty() || now - ts_cache_at_ >= std::chrono::microseconds(1)) {
+    ts_cache_ = rfc3339_nanos(now);
+    ts_cache_at_ = now;
+  }
+  return ts_cache_;
+}
+
+Frame Broker::own_frame(std::string_view name, std::string_view activity_id, std::string_view sender,
+                        const std::string& payload_json, bool is_security) {
+  auto f = std::make_shared<OutFrame>();
+  std::string& b = f->body();
+  b += "{\"name\":" + quote(name) + ",\"id\":\"" + new_uuid() + "\"";
+  if (!activity_id.empty()) b += ",\"activityId\":" + quote(activity_id);
+  b += ",\"sender\":" + quote(sender) + ",\"timestamp\":\"" + timestamp() + "\"";
+  if (is_security) b += ",\"isSecurity\":true";
+  b += ",\"payload\":" + payload_json + "}";
+  f->seal();
+  return f;
+}
+
+void Broker::send_own(Peer& to, std::string_view name, std::string_view activity_id, const std::string& payload_json) {
+  to.send(own_frame(name, activity_id, "exocom", payload_json, false));
+}
+
+// --- the security adapter -------------------------------------------------------------------
+
+bool Broker::security_intercepts(Peer& peer, RoleState& sender, const wire::Envelope& env) {
+  std::string delivered;
+  wire::write_delivery(delivered, env, {env.name, sender.name, new_uuid(), timestamp(), 0});
+  if (!env.activity_id.empty()) {
+    if (auto it = pending_data_requests_.find(env.activity_id); it != pending_data_requests_.end()) {
+      // The answer to a data request the security service made: wrap it for security.
+      std::string outer = std::move(it->second.outer_activity);
+      pending_data_requests_.erase(it);
+      deliver(*security_, own_frame("security response", outer, "exocom", delivered, true), nullptr);
+      log_.trace(sender.name, env.name, "security response", security_->name, {}, {});
+      return true;
+    }
+  }
+  if (pending_authorizations_.size() >= options_.limits.max_pending_security) {
+    refuse(peer, &env, "security-busy", "Too many messages wait for the security service; '" + std::string(env.name) + "' refused");
+    return true;
+  }
+  std::string aid = new_uuid();
+  pending_authorizations_[aid] = {delivered, peer.id(), sender.name, now_ + options_.limits.security_timeout};
+  deliver(*security_, own_frame("authorize message", aid, "exocom", delivered, true), nullptr);
+  log_.trace("exocom", "authorize message", "authorize message", security_->name, {}, {});
+  return true;
+}
+
+void Broker::security_verdict(const wire::Envelope& env, bool authorized) {
+  auto it = pending_authorizations_.find(env.activity_id);
+  if (it == pending_authorizations_.end()) {
+    log_.warning("Security sent '" + std::string(env.name) + "' for an unknown or expired activity '" +
+                 std::string(env.activity_id) + "'; ignored");
+    metrics_.refused["unknown-activity"]++;
+    return;
+  }
+  PendingAuthorization pending = std::move(it->second);
+  pending_authorizations_.erase(it);
+  wire::Envelope original;
+  std::string error;
+  EXO_ASSERT(wire::scan(pending.text, original, error));
+  RoleState* sender = role(pending.role);
+  EXO_ASSERT(sender != nullptr);
+  Peer* origin = peer_by_id(pending.peer);
+  std::chrono::nanoseconds since{0};
+  Activity* activity = original.activity_id.empty() ? nullptr : touch_activity(original.activity_id, now_, &since);
+  if (authorized) {
+    ++metrics_.received;
+    route(origin, *sender, original, since, activity);
+    return;
+  }
+  log_.warning("Unauthorized message '" + std::string(original.name) + "' from '" + pending.role +
+               "' with activityId '" + std::string(original.activity_id) + "'");
+  metrics_.refused["unauthorized"]++;
+  if (origin && origin->wants_errors_)
+    send_own(*origin, "exocom.error", original.activity_id,
+             error_payload("unauthorized", "The security service refused '" + std::string(original.name) + "'", &original));
+  // As the original: `message unauthorized`, carrying the refused message, goes to whoever
+  // receives it; activity affinity brings it to the sending instance.
+  std::string text = "{\"name\":\"message unauthorized\",\"id\":\"" + new_uuid() + "\"";
+  if (!original.activity_id.empty()) text += ",\"activityId\":" + quote(original.activity_id);
+  text += ",\"payload\":" + pending.text + "}";
+  wire::Envelope notice;
+  EXO_ASSERT(wire::scan(text, notice, error));
+  auto subs = subscribers_.find("message unauthorized");
+  if (subs != subscribers_.end() && !subs->second.empty()) route(nullptr, *security_, notice, since, activity);
+}
+
+void Broker::security_data_request(const wire::Envelope& env) {
+  wire::Envelope inner;
+  std::string error;
+  if (!env.payload || env.payload->type != wire::JsonType::object || !wire::scan(env.payload->value, inner, error) ||
+      inner.name.empty() || inner.activity_id.empty()) {
+    log_.warning("Converting 'security request' payload to a message: " +
+                 (error.empty() ? std::string("it needs an object with 'name' and 'activityId'") : error));
+    metrics_.refused["invalid-message"]++;
+    return;
+  }
+  if (pending_data_requests_.size() >= options_.limits.max_pending_security) {
+    log_.warning("Too many pending security data requests; '" + std::string(inner.name) + "' dropped");
+    metrics_.dropped["security-busy"]++;
+    return;
+  }
+  pending_data_requests_[std::string(inner.activity_id)] = {std::string(env.activity_id),
+                                                            now_ + options_.limits.security_timeout};
+  std::chrono::nanoseconds since{0};
+  Activity* activity = touch_activity(inner.activity_id, now_, &since);
+  route(nullptr, *security_, inner, {}, activity);
+}
+
+// --- housekeeping ---------------------------------------------------------------------------
+
+void Broker::tick(Clock::time_point now) {
+  now_ = now;
+  while (!activity_lru_.empty()) {
+    auto it = activities_.find(activity_lru_.back());
+    EXO_ASSERT(it != activities_.end());
+    if (now - it->second.last < options_.limits.activity_ttl) break;
+    activities_.erase(it);
+    activity_lru_.pop_back();
+  }
+  for (auto& r : roles_) {
+    size_t expired = 0;
+    while (!r->buffer.empty() && now - r->buffer.front().at > options_.limits.buffer_ttl) {
+      r->buffer_bytes -= r->buffer.front().frame->size();
+      r->buffer.pop_front();
+      ++expired;
+    }
+    if (expired) {
+      metrics_.dropped["expired"] += expired;
+      log_.warning(fmt::format("Dropped {} messages for '{}': no instance registered within {}s", expired, r->name,
+                               std::chrono::duration_cast<std::chrono::seconds>(options_.limits.buffer_ttl).count()));
+    }
+  }
+  for (auto it = pending_authorizations_.begin(); it != pending_authorizations_.end();) {
+    if (it->second.deadline > now) {
+      ++it;
+      continue;
+    }
+    wire::Envelope original;
+    std::string error;
+    EXO_ASSERT(wire::scan(it->second.text, original, error));
+    std::string msg = "The security service gave no verdict on '" + std::string(original.name) + "' from '" +
+                      it->second.role + "' within " +
+                      std::to_string(options_.limits.security_timeout.count()) + "ms; refused";
+    if (Peer* origin = peer_by_id(it->second.peer)) refuse(*origin, &original, "security-timeout", msg);
+    else {
+      metrics_.refused["security-timeout"]++;
+      log_.warning(msg);
+    }
+    it = pending_authorizations_.erase(it);
+  }
+  std::erase_if(pending_data_requests_, [&](const auto& kv) { return kv.second.deadline <= now; });
+}
+
+// --- introspection --------------------------------------------------------------------------
+
+size_t Broker::buffered_messages() const {
+  size_t n = 0;
+  for (const auto& r : roles_) n += r->buffer.size();
+  return n;
+}
+
+std::string Broker::config_json() const {
+  json::array clients;
+  std::vector<const RoleState*> sorted;
+  for (const auto& r : roles_) sorted.push_back(r.get());
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->name < b->name; });
+  json::object routes;
+  for (const auto* r : sorted) {
+    if (!r->instances.empty())
+      clients.push_back(json::object{{"role", r->name}, {"instances", r->instances.size()}});
+    json::array receives, sends, translations;
+    for (const auto& n : r->routes.receives) receives.emplace_back(n);
+    for (const auto& n : r->routes.sends) sends.emplace_back(n);
+    for (const auto& t : r->routes.translations)
+      translations.push_back(json::object{{"public", t.public_name}, {"internal", t.internal_name}});
+    json::object o{{"receives", receives}, {"sends", sends}, {"translations", translations}};
+    if (!r->routes.ns.empty()) o["namespace"] = r->routes.ns;
+    routes[r->name] = std::move(o);
+  }
+  return to_json(json::object{{"clients", clients}, {"routes", routes}});
+}
+
+std::string Broker::status_json() const {
+  json::object roles;
+  for (const auto& r : roles_)
+    roles[r->name] = json::object{{"instances", r->instances.size()}, {"held", r->buffer.size()}};
+  auto uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
+  return to_json(json::object{{"status", "ok"},
+                              {"uptimeSeconds", uptime},
+                              {"connections", peers_.size()},
+                              {"received", metrics_.received},
+                              {"delivered", metrics_.delivered},
+                              {"roles", roles}});
+}
+
+std::string Broker::metrics_text() const {
+  std::string out;
+  auto counter = [&](std::string_view name, std::string_view help) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} counter\n", name, help, name);
+  };
+  auto gauge = [&](std::string_view name, std::string_view help) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, help, name);
+  };
+  gauge("exocom_connections", "Open connections, by registered role (\"\" for unregistered).");
+  size_t registered = 0;
+  for (const auto& r : roles_) {
+    out += fmt::format("exocom_connections{{role={}}} {}\n", quote(r->name), r->instances.size());
+    registered += r->instances.size();
+  }
+  out += fmt::format("exocom_connections{{role=\"\"}} {}\n", peers_.size() - registered);
+  counter("exocom_messages_received_total", "Messages accepted from services.");
+  out += fmt::format("exocom_messages_received_total {}\n", metrics_.received);
+  counter("exocom_messages_delivered_total", "Messages written to a receiving instance, by role.");
+  for (const auto& r : roles_) out += fmt::format("exocom_messages_delivered_total{{role={}}} {}\n", quote(r->name), r->delivered);
+  counter("exocom_messages_refused_total", "Messages refused, by reason.");
+  for (const auto& [reason, n] : metrics_.refused) out += fmt::format("exocom_messages_refused_total{{reason=\"{}\"}} {}\n", reason, n);
+  counter("exocom_messages_buffered_total", "Messages held for a role without a connected instance.");
+  out += fmt::format("exocom_messages_buffered_total {}\n", metrics_.buffered);
+  gauge("exocom_messages_held", "Messages held now, by role.");
+  for (const auto& r : roles_) out += fmt::format("exocom_messages_held{{role={}}} {}\n", quote(r->name), r->buffer.size());
+  counter("exocom_messages_dropped_total", "Messages dropped, by reason.");
+  for (const auto& [reason, n] : metrics_.dropped) out += fmt::format("exocom_messages_dropped_total{{reason=\"{}\"}} {}\n", reason, n);
+  counter("exocom_slow_consumers_total", "Connections cut off because they did not read.");
+  out += fmt::format("exocom_slow_consumers_total {}\n", metrics_.slow_consumers);
+  counter("exocom_received_bytes_total", "Bytes of messages received.");
+  out += fmt::format("exocom_received_bytes_total {}\n", metrics_.bytes_in);
+  counter("exocom_sent_bytes_total", "Bytes of frames written.");
+  out += fmt::format("exocom_sent_bytes_total {}\n", metrics_.bytes_out);
+  out += "# HELP exocom_response_seconds Time between consecutive messages of one activity (request to reply).\n"
+         "# TYPE exocom_response_seconds histogram\n";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < std::size(Metrics::kBuckets); ++i) {
+    cumulative += metrics_.latency_counts[i];
+    out += fmt::format("exocom_response_seconds_bucket{{le=\"{}\"}} {}\n", Metrics::kBuckets[i], cumulative);
+  }
+  cumulative += metrics_.latency_counts[std::size(Metrics::kBuckets)];
+  out += fmt::format("exocom_response_seconds_bucket{{le=\"+Inf\"}} {}\n", cumulative);
+  out += fmt::format("exocom_response_seconds_sum {}\nexocom_response_seconds_count {}\n", metrics_.latency_sum,
+                     metrics_.latency_count);
+  return out;
+}
+
+}  // namespace exo::exocom

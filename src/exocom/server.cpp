@@ -1,0 +1,613 @@
+// The transport: one thread, one Connection object per TCP connection, every asynchronous step a
+// named member function. Reads take whatever the socket has (many frames per system call) and
+// writes send every queued frame at once (many frames per system call).
+#include "exocom/server.hpp"
+
+#include <netinet/tcp.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+
+#include <array>
+#include <deque>
+#include <unordered_map>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "common/websocket.hpp"
+#include "exocom/broker.hpp"
+
+namespace exo::exocom {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+namespace {
+
+constexpr size_t kScratchSize = 256 * 1024;
+constexpr size_t kMaxRequestHeader = 16 * 1024;
+constexpr size_t kReadBudget = 1 << 20;  // bytes per readable event, so one sender cannot hog the loop
+constexpr size_t kMaxIovecs = 512;
+constexpr size_t kEagerFlushBytes = 64 * 1024;
+
+std::string http_response(int status, std::string_view reason, std::string_view content_type, std::string_view body,
+                          std::string_view extra_headers = {}) {
+  return fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{}", status,
+                     reason, content_type, body.size(), extra_headers, body);
+}
+
+bool header_has_token(std::string_view value, std::string_view token) {
+  // Comma-separated, case-insensitive (Connection: keep-alive, Upgrade).
+  size_t pos = 0;
+  while (pos <= value.size()) {
+    size_t comma = value.find(',', pos);
+    if (comma == std::string_view::npos) comma = value.size();
+    auto part = value.substr(pos, comma - pos);
+    while (!part.empty() && (part.front() == ' ' || part.front() == '\t')) part.remove_prefix(1);
+    while (!part.empty() && (part.back() == ' ' || part.back() == '\t')) part.remove_suffix(1);
+    if (part.size() == token.size() &&
+        std::equal(part.begin(), part.end(), token.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+      return true;
+    pos = comma + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+class Connection : public Peer, public ws::Events, public std::enable_shared_from_this<Connection> {
+ public:
+  enum class Phase { http, open, closing, closed };
+
+  Connection(Server::Impl& server, tcp::socket socket, uint64_t id);
+  void start();
+  void send(const Frame& frame) override;
+  void close(uint16_t code, std::string_view reason) override;
+  void sweep(Clock::time_point now);
+  // SIGTERM: stop taking messages once the queues are empty, then close with 1001.
+  bool drained() const { return out_.empty(); }
+  Phase phase() const { return phase_; }
+
+ private:
+  // Reading.
+  void wait_readable();
+  void on_readable(const error_code& ec);
+  void consume(char* data, size_t size);
+  void handle_http();
+  void upgrade(const http::request<http::empty_body>& req);
+  void respond_and_close(std::string response);
+  // ws::Events
+  void on_text(std::string_view message) override;
+  void on_binary(std::string_view message) override;
+  void on_close(uint16_t code, std::string_view reason) override;
+  void on_ping(std::string_view payload) override;
+  void on_pong(std::string_view payload) override;
+  void on_protocol_error(uint16_t code, std::string_view reason) override;
+  // Writing.
+  void enqueue(Frame frame);
+  void schedule_flush();
+  void flush();
+  void wait_writable();
+  void on_writable(const error_code& ec);
+  // Closing.
+  void start_close(uint16_t code, std::string_view reason);
+  void hand_back_undelivered();
+  void finish();
+  void fail_later();  // finish() from a posted handler: the broker may be mid fan-out
+
+  Server::Impl& server_;
+  tcp::socket socket_;
+  Phase phase_ = Phase::http;
+  std::string in_;  // bytes received but not yet consumed
+  ws::Decoder decoder_;
+  std::deque<Frame> out_;
+  size_t out_offset_ = 0;  // bytes of out_.front() already written
+  size_t out_bytes_ = 0;
+  Frame close_frame_;
+  size_t close_offset_ = 0;
+  bool http_response_ = false;  // an HTTP exchange: close once the response is written
+  bool flush_scheduled_ = false;
+  bool waiting_writable_ = false;
+  bool reading_ = false;
+  bool close_received_ = false;
+  bool handed_back_ = false;
+  Clock::time_point opened_, last_read_, closing_since_;
+  bool ping_outstanding_ = false;
+};
+
+struct Server::Impl {
+  Listen listen;
+  Options options;
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
+  asio::signal_set signals{io, SIGINT, SIGTERM};
+  asio::steady_timer ticker{io};
+  TraceLog log;
+  Broker broker;
+  std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections;
+  uint64_t next_id = 1;
+  std::array<char, kScratchSize> scratch;
+  bool log_flush_scheduled = false;
+  bool shutting_down = false;
+  Clock::time_point shutdown_started;
+  int exit_code = 0;
+
+  Impl(Listen l, config::RouteTable routes, Options o)
+      : listen(std::move(l)), options(o), log(o), broker(std::move(routes), o, log) {}
+
+  void accept() {
+    acceptor.async_accept([this](const error_code& ec, tcp::socket socket) { on_accept(ec, std::move(socket)); });
+  }
+
+  void on_accept(const error_code& ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted) return;
+      // Out of file descriptors and the like: say so, keep serving the connections we have.
+      log.error("accepting a connection failed: " + ec.message());
+      schedule_log_flush();
+      ticker_retry_accept();
+      return;
+    }
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    socket.non_blocking(true, ignored);
+    uint64_t id = next_id++;
+    auto conn = std::make_shared<Connection>(*this, std::move(socket), id);
+    connections.emplace(id, conn);
+    conn->start();
+    accept();
+  }
+
+  void ticker_retry_accept() {
+    auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(100));
+    timer->async_wait([this, timer](const error_code&) {
+      if (!shutting_down) accept();
+    });
+  }
+
+  void tick() {
+    ticker.expires_after(std::chrono::seconds(1));
+    ticker.async_wait([this](const error_code& ec) {
+      if (ec) return;
+      auto now = Clock::now();
+      broker.tick(now);
+      std::vector<std::shared_ptr<Connection>> all;
+      all.reserve(connections.size());
+      for (auto& [id, c] : connections) all.push_back(c);
+      for (auto& c : all) c->sweep(now);
+      if (shutting_down) continue_shutdown(now);
+      schedule_log_flush();
+      tick();
+    });
+  }
+
+  void schedule_log_flush() {
+    if (log_flush_scheduled) return;
+    log_flush_scheduled = true;
+    asio::post(io, [this] {
+      log_flush_scheduled = false;
+      log.flush();
+    });
+  }
+
+  void removed(uint64_t id) {
+    connections.erase(id);
+    if (shutting_down && connections.empty()) io.stop();
+  }
+
+  void begin_shutdown() {
+    if (shutting_down) return;
+    shutting_down = true;
+    shutdown_started = Clock::now();
+    error_code ignored;
+    acceptor.close(ignored);
+    log.info("ExoCom shutting down");
+    schedule_log_flush();
+    continue_shutdown(shutdown_started);
+  }
+
+  // First every queue drains (up to 5 s), then every connection is closed with 1001.
+  void continue_shutdown(Clock::time_point now) {
+    bool drained = true;
+    for (auto& [id, c] : connections) drained = drained && c->drained();
+    if (drained || now - shutdown_started > std::chrono::seconds(5)) {
+      std::vector<std::shared_ptr<Connection>> all;
+      for (auto& [id, c] : connections) all.push_back(c);
+      for (auto& c : all) c->close(ws::close_code::going_away, "ExoCom is shutting down");
+    }
+    if (connections.empty()) io.stop();
+  }
+};
+
+Connection::Connection(Server::Impl& server, tcp::socket socket, uint64_t id)
+    : Peer(id),
+      server_(server),
+      socket_(std::move(socket)),
+      decoder_(true, server.options.limits.max_message_bytes),
+      opened_(Clock::now()),
+      last_read_(opened_) {}
+
+void Connection::start() { wait_readable(); }
+
+// --- reading ------------------------------------------------------------------------------
+
+void Connection::wait_readable() {
+  if (reading_ || phase_ == Phase::closed) return;
+  reading_ = true;
+  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](const error_code& ec) { self->on_readable(ec); });
+}
+
+void Connection::on_readable(const error_code& ec) {
+  reading_ = false;
+  if (phase_ == Phase::closed) return;
+  if (ec) return finish();
+  size_t budget = kReadBudget;
+  while (budget > 0 && phase_ != Phase::closed) {
+    error_code rec;
+    size_t n = socket_.read_some(asio::buffer(server_.scratch.data(), std::min(kScratchSize, budget)), rec);
+    if (rec == asio::error::would_block || rec == asio::error::try_again) break;
+    if (rec) return finish();  // EOF or reset: the peer is gone without a close handshake
+    last_read_ = Clock::now();
+    ping_outstanding_ = false;
+    budget -= std::min(budget, n);
+    consume(server_.scratch.data(), n);
+  }
+  server_.schedule_log_flush();
+  if (phase_ != Phase::closed) wait_readable();
+}
+
+void Connection::consume(char* data, size_t size) {
+  if (phase_ == Phase::http) {
+    in_.append(data, size);
+    return handle_http();
+  }
+  if (in_.empty()) {
+    size_t used = decoder_.feed(data, size, *this);
+    if (!decoder_.stopped() && used < size) in_.assign(data + used, size - used);
+  } else {
+    in_.append(data, size);
+    size_t used = decoder_.feed(in_.data(), in_.size(), *this);
+    in_.erase(0, used);
+  }
+  if (decoder_.stopped()) in_.clear();
+  if (in_.empty() && in_.capacity() > 65536) std::string().swap(in_);
+}
+
+void Connection::handle_http() {
+  size_t end = in_.find("\r\n\r\n");
+  if (end == std::string::npos) {
+    if (in_.size() > kMaxRequestHeader)
+      respond_and_close(http_response(431, "Request Header Fields Too Large", "text/plain", "request header too large\n"));
+    return;
+  }
+  http::request_parser<http::empty_body> parser;
+  parser.eager(false);
+  parser.header_limit(kMaxRequestHeader);
+  error_code ec;
+  parser.put(asio::buffer(in_.data(), end + 4), ec);
+  if (ec || !parser.is_header_done())
+    return respond_and_close(http_response(400, "Bad Request", "text/plain", "malformed HTTP request\n"));
+  auto req = parser.release();
+  std::string leftover = in_.substr(end + 4);
+  in_.clear();
+  std::string_view target = req.target();
+  if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+  bool is_upgrade = header_has_token(req[http::field::upgrade], "websocket");
+  if (target == "/services" || target == "/services/") {
+    if (!is_upgrade || req.method() != http::verb::get)
+      return respond_and_close(http_response(426, "Upgrade Required", "text/plain",
+                                             "connect to /services with a WebSocket client\n",
+                                             "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"));
+    upgrade(req);
+    if (phase_ == Phase::open && !leftover.empty()) consume(leftover.data(), leftover.size());
+    return;
+  }
+  if (target == "/config.json")
+    return respond_and_close(http_response(200, "OK", "application/json", server_.broker.config_json()));
+  if (target == "/status")
+    return respond_and_close(http_response(server_.shutting_down ? 503 : 200, server_.shutting_down ? "Service Unavailable" : "OK",
+                                           "application/json", server_.broker.status_json()));
+  if (target == "/metrics")
+    return respond_and_close(http_response(200, "OK", "text/plain; version=0.0.4", server_.broker.metrics_text()));
+  respond_and_close(http_response(404, "Not Found", "text/plain",
+                                  "ExoCom serves /services (WebSocket), /config.json, /status and /metrics\n"));
+}
+
+void Connection::upgrade(const http::request<http::empty_body>& req) {
+  std::string_view key = req[http::field::sec_websocket_key];
+  if (!header_has_token(req[http::field::connection], "upgrade") || key.empty())
+    return respond_and_close(http_response(400, "Bad Request", "text/plain", "invalid WebSocket handshake\n"));
+  if (req[http::field::sec_websocket_version] != "13")
+    return respond_and_close(http_response(426, "Upgrade Required", "text/plain", "WebSocket version 13 required\n",
+                                           "Sec-WebSocket-Version: 13\r\n"));
+  // A fresh socket's send buffer always holds these few bytes, so they go out directly, before
+  // any frame can be queued.
+  std::string handshake = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                          "Sec-WebSocket-Accept: " + ws::accept_key(key) + "\r\n\r\n";
+  ssize_t n = ::write(socket_.native_handle(), handshake.data(), handshake.size());
+  if (n != static_cast<ssize_t>(handshake.size())) return finish();
+  phase_ = Phase::open;
+  server_.broker.connected(*this);
+}
+
+void Connection::respond_and_close(std::string response) {
+  phase_ = Phase::closing;
+  closing_since_ = Clock::now();
+  http_response_ = true;
+  auto f = std::make_shared<OutFrame>();
+  f->body() += response;
+  f->seal_raw();
+  enqueue(std::move(f));
+}
+
+void Connection::on_text(std::string_view message) {
+  if (phase_ != Phase::open) return;
+  server_.broker.message(*this, message);
+}
+
+void Connection::on_binary(std::string_view) {
+  server_.broker.metrics().refused["binary-frame"]++;
+  server_.log.warning("connection " + std::to_string(id()) + (registered() ? " ('" + role() + "')" : std::string()) +
+                      " sent a binary frame; ExoCom speaks JSON in text frames, closing it");
+  start_close(ws::close_code::unsupported_data, "binary messages are not supported; send JSON text");
+}
+
+void Connection::on_close(uint16_t code, std::string_view) {
+  close_received_ = true;
+  if (phase_ == Phase::open) {
+    // The peer starts the handshake: echo its code, then close the TCP connection.
+    start_close(code == ws::close_code::no_status ? ws::close_code::normal : code, {});
+  } else if (phase_ == Phase::closing && out_.empty()) {
+    finish();
+  }
+}
+
+void Connection::on_ping(std::string_view payload) {
+  if (phase_ == Phase::open) enqueue(make_frame(ws::Opcode::pong, payload));
+}
+
+void Connection::on_pong(std::string_view) { ping_outstanding_ = false; }
+
+void Connection::on_protocol_error(uint16_t code, std::string_view reason) {
+  server_.broker.metrics().refused[code == ws::close_code::too_big ? "too-big" : "protocol-error"]++;
+  server_.log.warning("connection " + std::to_string(id()) + (registered() ? " ('" + role() + "')" : std::string()) +
+                      ": " + std::string(reason) + "; closing it with " + std::to_string(code));
+  close_received_ = true;  // nothing more will be read from it
+  start_close(code, reason);
+}
+
+// --- writing ------------------------------------------------------------------------------
+
+void Connection::send(const Frame& frame) {
+  if (phase_ != Phase::open) {
+    if (phase_ == Phase::closing && !handed_back_) out_.push_back(frame);  // handed back with the rest
+    return;
+  }
+  enqueue(frame);
+  // A big batch is written right away rather than at the end of the batch, so only a socket
+  // that is really full lets the queue grow.
+  if (out_bytes_ > kEagerFlushBytes && !waiting_writable_) flush();
+  if (out_bytes_ > server_.options.limits.send_queue_bytes && phase_ == Phase::open) {
+    server_.broker.metrics().slow_consumers++;
+    server_.log.warning(fmt::format("'{}' (connection {}) did not read {} queued bytes; cut off as a slow consumer",
+                                    role(), id(), out_bytes_));
+    start_close(ws::close_code::policy_violation, "slow consumer: the send queue is full");
+  }
+}
+
+void Connection::enqueue(Frame frame) {
+  out_bytes_ += frame->size();
+  out_.push_back(std::move(frame));
+  schedule_flush();
+}
+
+void Connection::schedule_flush() {
+  if (flush_scheduled_ || waiting_writable_) return;
+  flush_scheduled_ = true;
+  // Posted, so every frame queued while handling this batch goes out in the same write.
+  asio::post(server_.io, [self = shared_from_this()] {
+    self->flush_scheduled_ = false;
+    self->flush();
+  });
+}
+
+void Connection::flush() {
+  while (phase_ != Phase::closed) {
+    std::array<iovec, kMaxIovecs> iov;
+    size_t count = 0;
+    bool closing = phase_ == Phase::closing && !http_response_;
+    if (closing && !handed_back_) hand_back_undelivered();
+    size_t offset = out_offset_;
+    for (const auto& f : out_) {
+      if (count == kMaxIovecs) break;
+      iov[count++] = {const_cast<char*>(f->data() + offset), f->size() - offset};
+      offset = 0;
+      if (closing) break;  // only the frame already begun is finished; the rest went back
+    }
+    bool writing_close = false;
+    if (closing && out_.empty() && close_frame_) {
+      iov[count++] = {const_cast<char*>(close_frame_->data() + close_offset_), close_frame_->size() - close_offset_};
+      writing_close = true;
+    }
+    if (count == 0) {
+      if (http_response_) finish();
+      return;
+    }
+    ssize_t written = ::writev(socket_.native_handle(), iov.data(), static_cast<int>(count));
+    if (written < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return wait_writable();
+      if (errno == EINTR) continue;
+      return fail_later();
+    }
+    auto n = static_cast<size_t>(written);
+    server_.broker.metrics().bytes_out += n;
+    if (writing_close) {
+      close_offset_ += n;
+      if (close_offset_ < close_frame_->size()) return wait_writable();
+      close_frame_.reset();
+      error_code ignored;
+      socket_.shutdown(tcp::socket::shutdown_send, ignored);
+      if (close_received_) return finish();
+      return wait_readable();  // the peer's close frame ends it; the sweep bounds the wait
+    }
+    while (n > 0) {
+      size_t left = out_.front()->size() - out_offset_;
+      if (n < left) {
+        out_offset_ += n;
+        break;
+      }
+      n -= left;
+      out_bytes_ -= out_.front()->size();
+      out_.pop_front();
+      out_offset_ = 0;
+    }
+    if (out_offset_ > 0) return wait_writable();  // the socket took less than offered: it is full
+  }
+}
+
+void Connection::wait_writable() {
+  if (waiting_writable_ || phase_ == Phase::closed) return;
+  waiting_writable_ = true;
+  socket_.async_wait(tcp::socket::wait_write, [self = shared_from_this()](const error_code& ec) { self->on_writable(ec); });
+}
+
+void Connection::on_writable(const error_code& ec) {
+  waiting_writable_ = false;
+  if (ec) return finish();
+  flush();
+}
+
+// --- closing ------------------------------------------------------------------------------
+
+void Connection::close(uint16_t code, std::string_view reason) { start_close(code, reason); }
+
+void Connection::start_close(uint16_t code, std::string_view reason) {
+  if (phase_ == Phase::closing || phase_ == Phase::closed) return;
+  bool was_open = phase_ == Phase::open;
+  phase_ = Phase::closing;
+  closing_since_ = Clock::now();
+  if (!was_open) return finish();
+  close_frame_ = make_frame(ws::Opcode::close, ws::close_payload(code, reason));
+  // The broker may be in the middle of a fan-out: hand frames back once it is done.
+  asio::post(server_.io, [self = shared_from_this()] { self->hand_back_undelivered(); });
+  schedule_flush();
+}
+
+void Connection::hand_back_undelivered() {
+  if (handed_back_) return;
+  handed_back_ = true;
+  // A frame already half written stays to be finished (the close frame must follow whole
+  // frames); every other queued frame goes back to the broker for another instance.
+  size_t keep = out_offset_ > 0 ? 1 : 0;
+  std::vector<Frame> undelivered(out_.begin() + static_cast<long>(std::min(keep, out_.size())), out_.end());
+  out_.resize(std::min(keep, out_.size()));
+  out_bytes_ = out_.empty() ? 0 : out_.front()->size();
+  server_.broker.disconnected(*this, std::move(undelivered));
+  schedule_flush();
+}
+
+void Connection::finish() {
+  if (phase_ == Phase::closed) return;
+  bool was_websocket = phase_ != Phase::http && !http_response_;
+  phase_ = Phase::closed;
+  error_code ignored;
+  socket_.close(ignored);
+  if (was_websocket && !handed_back_) {
+    handed_back_ = true;
+    // A frame already half written may have reached the peer; the rest certainly did not.
+    std::vector<Frame> undelivered;
+    for (size_t i = (out_offset_ > 0 ? 1 : 0); i < out_.size(); ++i) undelivered.push_back(out_[i]);
+    out_.clear();
+    server_.broker.disconnected(*this, std::move(undelivered));
+  }
+  out_.clear();
+  server_.schedule_log_flush();
+  server_.removed(id());
+}
+
+void Connection::fail_later() {
+  asio::post(server_.io, [self = shared_from_this()] { self->finish(); });
+}
+
+void Connection::sweep(Clock::time_point now) {
+  const auto& lim = server_.options.limits;
+  switch (phase_) {
+    case Phase::http:
+      if (now - opened_ > lim.register_timeout) finish();
+      break;
+    case Phase::open:
+      if (!registered() && now - opened_ > lim.register_timeout) {
+        server_.log.warning(fmt::format("connection {} did not register within {}s; closing it", id(),
+                                        std::chrono::duration_cast<std::chrono::seconds>(lim.register_timeout).count()));
+        start_close(ws::close_code::policy_violation, "register with exocom.register-service first");
+      } else if (now - last_read_ > lim.idle_timeout) {
+        server_.log.warning(fmt::format("'{}' (connection {}) sent nothing for {}s; closing it", role(), id(),
+                                        std::chrono::duration_cast<std::chrono::seconds>(lim.idle_timeout).count()));
+        start_close(ws::close_code::going_away, "idle timeout");
+      } else if (now - last_read_ > lim.ping_interval && !ping_outstanding_) {
+        ping_outstanding_ = true;
+        enqueue(make_frame(ws::Opcode::ping, {}));
+      }
+      break;
+    case Phase::closing:
+      if (now - closing_since_ > lim.close_timeout) finish();
+      break;
+    case Phase::closed:
+      break;
+  }
+}
+
+// --- the server -----------------------------------------------------------------------------
+
+Server::Server(Listen listen, config::RouteTable routes, Options options)
+    : impl_(std::make_unique<Impl>(std::move(listen), std::move(routes), options)) {}
+
+Server::~Server() = default;
+
+void Server::bind() {
+  error_code ec;
+  auto address = asio::ip::make_address(impl_->listen.host, ec);
+  if (ec) throw UserError("--host '" + impl_->listen.host + "' is not an IP address");
+  tcp::endpoint endpoint(address, impl_->listen.port);
+  auto& acc = impl_->acceptor;
+  acc.open(endpoint.protocol(), ec);
+  if (!ec) acc.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acc.bind(endpoint, ec);
+  if (ec == asio::error::address_in_use)
+    throw UserError(fmt::format("port {} is already in use; stop what uses it or choose another with --port", impl_->listen.port));
+  if (ec == asio::error::access_denied)
+    throw UserError(fmt::format("no permission to listen on port {}; choose a port above 1023 with --port", impl_->listen.port));
+  if (ec) throw UserError(fmt::format("cannot listen on {}:{}: {}", impl_->listen.host, impl_->listen.port, ec.message()));
+  acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw UserError("cannot listen: " + ec.message());
+}
+
+uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+int Server::run() {
+  auto& s = *impl_;
+  s.log.info(fmt::format("ExoCom online at port {}", port()));
+  s.log.flush();
+  s.signals.async_wait([&s](const error_code& ec, int) {
+    if (!ec) s.begin_shutdown();
+  });
+  s.accept();
+  s.tick();
+  s.io.run();
+  s.log.flush();
+  return s.exit_code;
+}
+
+}  // namespace exo::exocom

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "config/routes.hpp"
+#include "exocom/options.hpp"
+
+namespace exo::exocom {
+
+struct Listen {
+  std::string host = "0.0.0.0";
+  uint16_t port = 80;  // 0: the OS picks one; the chosen port is printed
+};
+
+// The ExoCom process: WebSocket at /services, HTTP /config.json, /status and /metrics on the same
+// port, all on one thread. `run` returns the exit code after SIGTERM/SIGINT (0) or a fatal error.
+class Server {
+ public:
+  Server(Listen listen, config::RouteTable routes, Options options);
+  ~Server();
+  // Binds the port; throws UserError when it cannot (e.g. "port 80 is already in use").
+  void bind();
+  uint16_t port() const;
+  int run();
+
+  struct Impl;  // defined in server.cpp, shared with the connections there
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace exo::exocom

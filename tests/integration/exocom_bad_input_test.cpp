@@ -1,0 +1,375 @@
+// Everything the network can send: ExoCom logs, refuses or cuts off the offender, and every other
+// connection keeps working.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "common/ids.hpp"
+#include "support/processes.hpp"
+#include "support/ws_client.hpp"
+
+using namespace exo;
+using namespace exo::test;
+namespace json = boost::json;
+
+namespace {
+
+const std::string kRoutes = R"({"web":{"receives":["pong"],"sends":["ping"]},"pinger":{"receives":["ping"],"sends":["pong"]}})";
+
+std::string code_of(const std::optional<json::object>& err) {
+  if (!err) return "(no error)";
+  return std::string(err->at("payload").at("code").as_string());
+}
+
+// A pair of healthy services: after each attack, they must still talk.
+struct Healthy {
+  WsClient web, pinger;
+  explicit Healthy(Exocom& bus) : web(WsClient::connect(bus.port())), pinger(WsClient::connect(bus.port())) {
+    web.register_as("web", R"({"ack":true})");
+    pinger.register_as("pinger", R"({"ack":true})");
+    EXPECT_TRUE(web.receive_named("exocom.registered"));
+    EXPECT_TRUE(pinger.receive_named("exocom.registered"));
+  }
+  void still_works() {
+    std::string aid = new_uuid();
+    web.send_message("ping", "web", "{}", aid);
+    auto got = pinger.receive_json();
+    ASSERT_TRUE(got) << "the bus stopped routing";
+    EXPECT_EQ(got->at("name"), "ping");
+    pinger.send_message("pong", "pinger", "{}", aid);
+    ASSERT_TRUE(web.receive_named("pong"));
+  }
+};
+
+WsClient attacker(Exocom& bus, std::string_view role = "web") {
+  auto c = WsClient::connect(bus.port());
+  c.register_as(role, R"({"ack":true,"errors":true})");
+  EXPECT_TRUE(c.receive_named("exocom.registered"));
+  return c;
+}
+
+}  // namespace
+
+TEST(ExocomBadInput, InvalidJson) {
+  Exocom bus(kRoutes);
+  Healthy ok(bus);
+  auto bad = attacker(bus);
+  bad.send_text("{\"name\": \"ping\", ");
+  EXPECT_EQ(code_of(bad.receive_named("exocom.error")), "invalid-message");
+  bad.send_text("not json at all");
+  EXPECT_EQ(code_of(bad.receive_named("exocom.error")), "invalid-message");
+  EXPECT_NE(bus.output().wait_for("Invalid message from 'web'"), std::string::npos);
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, JsonThatIsNotAnObject) {
+  Exocom bus(kRoutes);
+  Healthy ok(bus);
+  auto bad = attacker(bus);
+  for (auto text : {"[]", "42", "\"ping\"", "null"}) {
+    bad.send_text(text);
+    EXPECT_EQ(code_of(bad.receive_named("exocom.error")), "invalid-message") << text;
+  }
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, WrongFieldTypes) {
+  Exocom bus(kRoutes);
+  Healthy ok(bus);
+  auto bad = attacker(bus);
+  for (auto text : {R"({"name":42,"sender":"web"})", R"({"name":"ping","sender":"web","id":7})",
+                    R"({"name":"ping","sender":["web"]})", R"({"name":"ping","sender":"web","activityId":{}})",
+                    R"({"name":"ping","sender":"web","isSecurity":"yes"})"}) {
+    bad.send_text(text);
+    EXPECT_EQ(code_of(bad.receive_named("exocom.error")), "invalid-message") << text;
+  }
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, EmptyOrMissingName) {
+  Exocom bus(kRoutes);
+  Healthy ok(bus);
+  auto bad = attacker(bus);
+  bad.send_text(R"({"name":"","sender":"web"})");
+  EXPECT_EQ(code_of(bad.receive_named("exocom.error")), "invalid-message");
+  bad.send_text(R"({"sender":"web","payload":{}})");
+  EXPECT_EQ(code_of(bad.receive_named("exocom.error")), "invalid-message");
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, DuplicateKeysAndDeepNesting) {
+  Exocom bus(kRoutes);
+  Healthy ok(bus);
+  auto bad = attacker(bus);
+  bad.send_text(R"({"name":"ping","name":"pong","sender":"web"})");
+  EXPECT_EQ(code_of(bad.receive_named("exocom.error")), "invalid-message");
+  bad.send_text("{\"name\":\"ping\",\"sender\":\"web\",\"payload\":" + std::string(10000, '[') + std::string(10000, ']') + "}");
+  EXPECT_EQ(code_of(bad.receive_named("exocom.error")), "invalid-message");
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, OversizeMessageClosesWith1009) {
+  Exocom bus(kRoutes, {"--max-message-size", "1000"});
+  Healthy ok(bus);
+  auto bad = attacker(bus);
+  bad.send_message("ping", "web", "\"" + std::string(2000, 'x') + "\"");
+  auto closed = bad.wait_close();
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->code, 1009);
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, OversizeFragmentedMessageClosesWith1009) {
+  Exocom bus(kRoutes, {"--max-message-size", "1000"});
+  Healthy ok(bus);
+  auto bad = attacker(bus);
+  bad.send_frame(ws::Opcode::text, std::string(600, ' '), false);
+  bad.send_frame(ws::Opcode::continuation, std::string(600, ' '), true);
+  auto closed = bad.wait_close();
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->code, 1009);
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, FragmentedMessagesAreJoined) {
+  Exocom bus(kRoutes);
+  Healthy ok(bus);
+  std::string msg = R"({"name":"ping","sender":"web","id":"f1","activityId":"fa"})";
+  ok.web.send_frame(ws::Opcode::text, msg.substr(0, 10), false);
+  ok.web.send_frame(ws::Opcode::ping, "in between", true);
+  ok.web.send_frame(ws::Opcode::continuation, msg.substr(10), true);
+  auto got = ok.pinger.receive_json();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->at("id"), "f1");
+}
+
+TEST(ExocomBadInput, BinaryFramesCloseWith1003) {
+  Exocom bus(kRoutes);
+  Healthy ok(bus);
+  auto bad = attacker(bus);
+  bad.send_frame(ws::Opcode::binary, "\x01\x02");
+  auto closed = bad.wait_close();
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->code, 1003);
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, InvalidUtf8ClosesWith1007) {
+  Exocom bus(kRoutes);
+  Healthy ok(bus);
+  auto bad = attacker(bus);
+  bad.send_text("{\"name\":\"ping\",\"sender\":\"web\",\"payload\":\"\xff\xfe\"}");
+  auto closed = bad.wait_close();
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->code, 1007);
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, ProtocolViolationsCloseWith1002) {
+  Exocom bus(kRoutes);
+  Healthy ok(bus);
+  {
+    auto bad = attacker(bus);
+    bad.send_raw(std::string("\x81\x05hello", 7));  // unmasked client frame
+    auto closed = bad.wait_close();
+    ASSERT_TRUE(closed);
+    EXPECT_EQ(closed->code, 1002);
+  }
+  {
+    auto bad = attacker(bus);
+    bad.send_frame(ws::Opcode::continuation, "orphan");
+    auto closed = bad.wait_close();
+    ASSERT_TRUE(closed);
+    EXPECT_EQ(closed->code, 1002);
+  }
+  {
+    auto bad = attacker(bus);
+    bad.send_frame(static_cast<ws::Opcode>(3), "reserved opcode");
+    auto closed = bad.wait_close();
+    ASSERT_TRUE(closed);
+    EXPECT_EQ(closed->code, 1002);
+  }
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, EveryCloseCodeIsAnsweredCleanly) {
+  Exocom bus(kRoutes);
+  Healthy ok(bus);
+  for (uint16_t code : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4000, 4999}) {
+    auto c = attacker(bus);
+    auto closed = c.close(code);
+    ASSERT_TRUE(closed) << code;
+    EXPECT_TRUE(closed->clean) << code;
+    EXPECT_EQ(closed->code, code);
+  }
+  {
+    auto c = attacker(bus);
+    c.send_frame(ws::Opcode::close, "");  // no status code at all
+    auto closed = c.wait_close();
+    ASSERT_TRUE(closed);
+    EXPECT_EQ(closed->code, 1000);
+  }
+  for (uint16_t code : {999, 1004, 1005, 1006, 1015, 2000, 5000}) {
+    auto c = attacker(bus);
+    c.send_frame(ws::Opcode::close, ws::close_payload(code, "invalid"));
+    auto closed = c.wait_close();
+    ASSERT_TRUE(closed) << code;
+    EXPECT_EQ(closed->code, 1002) << code;
+  }
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, UncleanDisconnects) {
+  Exocom bus(kRoutes);
+  Healthy ok(bus);
+  for (int i = 0; i < 5; ++i) {
+    auto c = attacker(bus, "pinger");
+    c.abort();
+  }
+  {
+    // Half a frame, then gone.
+    auto c = attacker(bus);
+    c.send_raw(std::string("\x81\xfe\x10", 3));
+    c.abort();
+  }
+  {
+    // Half an HTTP request, then gone.
+    auto c = WsClient::connect(bus.port());
+    c.abort();
+  }
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, SecondRegisterWithAnotherRole) {
+  Exocom bus(kRoutes);
+  Healthy ok(bus);
+  auto bad = attacker(bus);
+  bad.register_as("pinger");
+  EXPECT_EQ(code_of(bad.receive_named("exocom.error")), "already-registered");
+  // It is still 'web', not 'pinger'.
+  bad.send_message("ping", "web");
+  EXPECT_TRUE(ok.pinger.receive_named("ping"));
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, SpoofedSender) {
+  Exocom bus(kRoutes);
+  Healthy ok(bus);
+  auto bad = attacker(bus);
+  bad.send_message("pong", "pinger");
+  EXPECT_EQ(code_of(bad.receive_named("exocom.error")), "sender-mismatch");
+  EXPECT_TRUE(ok.web.silent());
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, UnknownRoleIsClosedWith1008) {
+  Exocom bus(kRoutes);
+  Healthy ok(bus);
+  auto bad = WsClient::connect(bus.port());
+  bad.register_as("intruder");
+  auto closed = bad.wait_close();
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->code, 1008);
+  EXPECT_EQ(closed->reason, "unknown role 'intruder'");
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, DevOpenAcceptsAnyRoleAndLearnsItsRoutes) {
+  Exocom bus("", {"--dev-open"});
+  auto a = WsClient::connect(bus.port());
+  a.register_as("alpha", R"({"ack":true,"sends":["hello"]})");
+  ASSERT_TRUE(a.receive_named("exocom.registered"));
+  auto b = WsClient::connect(bus.port());
+  b.register_as("beta", R"({"ack":true,"receives":["hello"]})");
+  ASSERT_TRUE(b.receive_named("exocom.registered"));
+  a.send_message("hello", "alpha");
+  EXPECT_TRUE(b.receive_named("hello"));
+}
+
+TEST(ExocomBadInput, MessagesBeforeRegistering) {
+  Exocom bus(kRoutes);
+  Healthy ok(bus);
+  auto bad = WsClient::connect(bus.port());
+  bad.send_message("ping", "web");
+  EXPECT_TRUE(ok.pinger.silent());
+  EXPECT_NE(bus.output().wait_for("before registering"), std::string::npos);
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, ReservedNames) {
+  Exocom bus(kRoutes);
+  Healthy ok(bus);
+  auto bad = attacker(bus);
+  bad.send_message("exocom.registered", "web");
+  EXPECT_EQ(code_of(bad.receive_named("exocom.error")), "reserved-name");
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, RegisterWithoutSender) {
+  Exocom bus(kRoutes);
+  Healthy ok(bus);
+  auto bad = WsClient::connect(bus.port());
+  bad.send_text(R"({"name":"exocom.register-service","id":"1"})");
+  EXPECT_NE(bus.output().wait_for("exocom.register-service needs 'sender'"), std::string::npos);
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, AReceiverThatNeverReadsIsCutOff) {
+  Exocom bus(kRoutes, {"--send-queue-bytes", "200000"});
+  Healthy ok(bus);
+  auto lazy = WsClient::connect(bus.port());
+  lazy.register_as("pinger");
+  bus.output().wait_for("'pinger' registered", 5s, bus.output().text().find("'pinger' registered") + 1);
+  // The healthy instance reads all along; the lazy one never reads.
+  int received = 0;
+  std::thread reader([&] {
+    while (ok.pinger.receive(2s)) ++received;
+  });
+  std::string big = "\"" + std::string(10000, 'x') + "\"";
+  // 20 MB: more than the kernel's socket buffers can absorb for the lazy one.
+  for (int i = 0; i < 2000; ++i) ok.web.send_message("ping", "web", big);
+  reader.join();
+  EXPECT_NE(bus.output().wait_for("'pinger' (connection 3) did not read"), std::string::npos) << bus.output().text();
+  EXPECT_EQ(bus.output().count("cut off as a slow consumer"), 1u);
+  // The healthy instance got its round-robin half plus what was still queued for the lazy one
+  // (frames already in the lazy one's TCP buffers are gone with it).
+  EXPECT_GT(received, 1000);
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, SilentConnectionsAreClosed) {
+  Exocom bus(kRoutes, {"--register-timeout", "1"});
+  Healthy ok(bus);
+  auto idle = WsClient::connect(bus.port());
+  auto closed = idle.wait_close(5s);
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->code, 1008);
+  ok.still_works();
+}
+
+TEST(ExocomBadInput, GarbageInsteadOfHttp) {
+  Exocom bus(kRoutes);
+  Healthy ok(bus);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(bus.port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string junk(20000, 'A');
+  (void)!::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL);
+  char buf[256];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, 12), "HTTP/1.1 431");
+  ::close(fd);
+  ok.still_works();
+}

@@ -1,0 +1,565 @@
+// ExoCom as services meet it: a real exocom process, real WebSocket clients over TCP.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "common/ids.hpp"
+#include "support/processes.hpp"
+#include "support/test_support.hpp"
+#include "support/ws_client.hpp"
+
+using namespace exo;
+using namespace exo::test;
+namespace json = boost::json;
+
+namespace {
+
+// web sends users.create; users (a generic store) knows it as mongo.create.
+const std::string kRoutes = R"({
+  "web": {"receives": ["users.created", "message unauthorized"], "sends": ["users.create", "users.list", "ping pong"]},
+  "users": {"receives": ["mongo.create", "mongo.list"], "sends": ["mongo.created", "mongo.listed"],
+            "translations": [{"public": "users.create", "internal": "mongo.create"},
+                             {"public": "users.created", "internal": "mongo.created"},
+                             {"public": "users.list", "internal": "mongo.list"},
+                             {"public": "users.listed", "internal": "mongo.listed"}]},
+  "dashboard": {"receives": ["users.create", "ping pong"], "sends": []},
+  "logger": {"receives": ["users.create"], "sends": []}
+})";
+
+std::string str(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  return it != o.end() && it->value().is_string() ? std::string(it->value().get_string()) : std::string();
+}
+
+WsClient registered(Exocom& bus, std::string_view role, std::string_view options = "{}") {
+  auto c = WsClient::connect(bus.port());
+  c.register_as(role, options);
+  EXPECT_NE(bus.output().wait_for("'" + std::string(role) + "' registered", 5s), std::string::npos);
+  return c;
+}
+
+// Waits until `role` has `n` registrations in the log (for several instances of one role).
+void wait_registered(Exocom& bus, std::string_view role, size_t n) {
+  for (int i = 0; i < 500 && bus.output().count("'" + std::string(role) + "' registered") < n; ++i)
+    std::this_thread::sleep_for(10ms);
+}
+
+}  // namespace
+
+// --- broadcasting and translation -------------------------------------------------------------
+
+TEST(Exocom, DeliversToEveryReceivingRoleWithTranslation) {
+  Exocom bus(kRoutes);
+  auto web = registered(bus, "web");
+  auto users = registered(bus, "users");
+  auto dashboard = registered(bus, "dashboard");
+  std::string aid = new_uuid();
+  web.send_message("users.create", "web", R"({"name":"Jean-Luc"})", aid);
+  auto got = users.receive_json();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(str(*got, "name"), "mongo.create");
+  EXPECT_EQ(str(*got, "activityId"), aid);
+  EXPECT_EQ(str(*got, "sender"), "web");
+  EXPECT_EQ(json::serialize(got->at("payload")), R"({"name":"Jean-Luc"})");
+  EXPECT_EQ(str(*got, "timestamp").size(), 30u);
+  auto seen = dashboard.receive_json();
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(str(*seen, "name"), "users.create");
+  EXPECT_NE(bus.output().wait_for("web  --[ users.create ]-[ mongo.create ]->  users"), std::string::npos);
+  EXPECT_NE(bus.output().wait_for("web  --[ users.create ]->  dashboard"), std::string::npos);
+}
+
+TEST(Exocom, RepliesAreTranslatedBackAndCarryResponseTime) {
+  Exocom bus(kRoutes);
+  auto web = registered(bus, "web");
+  auto users = registered(bus, "users");
+  std::string aid = new_uuid();
+  web.send_message("users.create", "web", R"({"name":"Jean-Luc"})", aid);
+  ASSERT_TRUE(users.receive_json());
+  users.send_message("mongo.created", "users", R"({"name":"Jean-Luc","id":"1"})", aid);
+  auto reply = web.receive_json();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(str(*reply, "name"), "users.created");
+  EXPECT_EQ(str(*reply, "activityId"), aid);
+  EXPECT_EQ(str(*reply, "sender"), "users");
+  ASSERT_TRUE(reply->contains("responseTime"));
+  EXPECT_GT(reply->at("responseTime").to_number<int64_t>(), 0);
+  EXPECT_NE(bus.output().wait_for("users  --[ mongo.created ]-[ users.created ]->  web  ( "), std::string::npos);
+}
+
+TEST(Exocom, NamesWithWhitespace) {
+  Exocom bus(kRoutes);
+  auto web = registered(bus, "web");
+  auto dashboard = registered(bus, "dashboard");
+  web.send_message("ping pong", "web");
+  auto got = dashboard.receive_json();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(str(*got, "name"), "ping pong");
+}
+
+TEST(Exocom, ForwardsAuthSecurityFlagAndUnknownFields) {
+  Exocom bus(kRoutes);
+  auto web = registered(bus, "web");
+  auto dashboard = registered(bus, "dashboard");
+  web.send_text(R"({"name":"ping pong","sender":"web","id":"1","activityId":"a1","auth":{"sessionId":"s-1"},)"
+                R"("isSecurity":true,"responseTo":"0","custom":[1,2]})");
+  auto got = dashboard.receive_json();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(json::serialize(got->at("auth")), R"({"sessionId":"s-1"})");
+  EXPECT_EQ(got->at("isSecurity"), true);
+  EXPECT_EQ(str(*got, "responseTo"), "0");
+  EXPECT_EQ(json::serialize(got->at("custom")), "[1,2]");
+  EXPECT_EQ(str(*got, "id"), "1");
+}
+
+TEST(Exocom, AcceptsGoStyleEnvelopes) {
+  Exocom bus(kRoutes);
+  auto web = registered(bus, "web");
+  auto dashboard = registered(bus, "dashboard");
+  web.send_text(R"({"activityId":"4f","auth":null,"id":"9a","isSecurity":false,"name":"ping pong","payload":null,)"
+                R"("responseTime":0,"sender":"web","timestamp":"0001-01-01T00:00:00Z"})");
+  auto got = dashboard.receive_json();
+  ASSERT_TRUE(got);
+  EXPECT_NE(str(*got, "timestamp"), "0001-01-01T00:00:00Z");
+  EXPECT_FALSE(got->contains("responseTime"));
+}
+
+TEST(Exocom, MessagesWithoutIdGetOne) {
+  Exocom bus(kRoutes);
+  auto web = registered(bus, "web");
+  auto dashboard = registered(bus, "dashboard");
+  web.send_text(R"({"name":"ping pong","sender":"web"})");
+  auto got = dashboard.receive_json();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(str(*got, "id").size(), 36u);
+}
+
+TEST(Exocom, RefusesWhatASenderMayNotSend) {
+  Exocom bus(kRoutes);
+  auto web = registered(bus, "web", R"({"errors":true})");
+  auto users = registered(bus, "users");
+  web.send_message("mongo.create", "web");
+  auto err = web.receive_named("exocom.error");
+  ASSERT_TRUE(err);
+  auto& payload = err->at("payload").get_object();
+  EXPECT_EQ(str(payload, "code"), "not-allowed");
+  EXPECT_EQ(str(payload, "name"), "mongo.create");
+  EXPECT_NE(bus.output().wait_for("Warning: Service 'web' is not allowed to broadcast the message 'mongo.create'"),
+            std::string::npos);
+  EXPECT_TRUE(users.silent());
+}
+
+TEST(Exocom, RefusesAMessageNobodyReceives) {
+  Exocom bus(R"({"web":{"sends":["nobody.listens"]}})");
+  auto web = registered(bus, "web", R"({"errors":true})");
+  web.send_message("nobody.listens", "web");
+  auto err = web.receive_named("exocom.error");
+  ASSERT_TRUE(err);
+  EXPECT_EQ(str(err->at("payload").get_object(), "code"), "no-receivers");
+  EXPECT_NE(bus.output().wait_for("Warning: No receivers for message 'nobody.listens' registered"), std::string::npos);
+}
+
+TEST(Exocom, OldClientsGetNoFeedbackMessages) {
+  Exocom bus(kRoutes);
+  auto web = registered(bus, "web");
+  web.send_message("mongo.create", "web");
+  EXPECT_TRUE(web.silent());
+}
+
+TEST(Exocom, AcknowledgesRegistrationWhenAsked) {
+  Exocom bus(kRoutes);
+  auto web = WsClient::connect(bus.port());
+  web.register_as("web", R"({"ack":true})");
+  auto ack = web.receive_json();
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(str(*ack, "name"), "exocom.registered");
+  EXPECT_EQ(str(ack->at("payload").get_object(), "role"), "web");
+}
+
+TEST(Exocom, NamespaceTranslationOfTheOlderFormat) {
+  Exocom bus(R"([{"role":"web","receives":["users.listed"],"sends":["users.list"]},
+                 {"role":"users","receives":["mongo.list"],"sends":["mongo.listed"],"namespace":"mongo"}])",
+             {}, {});
+  // SERVICE_DATA holds the array here: ExoCom takes either form from either variable.
+  auto web = registered(bus, "web");
+  auto users = registered(bus, "users");
+  std::string aid = new_uuid();
+  web.send_message("users.list", "web", "{}", aid);
+  auto got = users.receive_json();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(str(*got, "name"), "mongo.list");
+  users.send_message("mongo.listed", "users", "[]", aid);
+  auto reply = web.receive_json();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(str(*reply, "name"), "users.listed");
+}
+
+// --- ports and configuration -----------------------------------------------------------------
+
+TEST(ExocomConfig, PortFromTheEnvironment) {
+  SpawnOptions o;
+  o.argv = {exocom_binary(), "--host", "127.0.0.1", "--dev-open"};
+  o.env = {{"PORT", "0"}};
+  Watched w(o);
+  EXPECT_NE(w.output().wait_for("ExoCom online at port "), std::string::npos);
+  EXPECT_EQ(w.stop(), 0);
+}
+
+TEST(ExocomConfig, PortInUseIsAClearError) {
+  Exocom first("", {"--dev-open"});
+  SpawnOptions o;
+  o.argv = {exocom_binary(), "--host", "127.0.0.1", "--port", std::to_string(first.port()), "--dev-open"};
+  auto r = run_captured(o);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "Error: port " + std::to_string(first.port()) +
+                       " is already in use; stop what uses it or choose another with --port\n");
+}
+
+TEST(ExocomConfig, MissingRoutesIsAClearError) {
+  SpawnOptions o;
+  o.argv = {exocom_binary(), "--host", "127.0.0.1", "--port", "0"};
+  o.unset_env = {"SERVICE_DATA", "SERVICE_ROUTES"};
+  auto r = run_captured(o);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "Error: no routing table: set SERVICE_DATA or SERVICE_ROUTES, pass --routes FILE, or use --dev-open\n");
+}
+
+TEST(ExocomConfig, InvalidRoutesNameTheProblem) {
+  SpawnOptions o;
+  o.argv = {exocom_binary(), "--host", "127.0.0.1", "--port", "0"};
+  o.env = {{"SERVICE_DATA", R"({"web":{"sends":"ping"}})"}};
+  auto r = run_captured(o);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "Error: SERVICE_DATA: web.sends: expected a list of message names\n");
+}
+
+TEST(ExocomConfig, RoutesFromAFile) {
+  Sandbox box;
+  box.write("routes.json", kRoutes);
+  SpawnOptions o;
+  o.argv = {exocom_binary(), "--host", "127.0.0.1", "--port", "0", "--routes", (box / "routes.json").string()};
+  Watched w(o);
+  EXPECT_NE(w.output().wait_for("ExoCom online at port "), std::string::npos);
+  EXPECT_EQ(w.stop(), 0);
+}
+
+TEST(ExocomConfig, NonNumericPortIsAnError) {
+  SpawnOptions o;
+  o.argv = {exocom_binary(), "--dev-open"};
+  o.env = {{"PORT", "eighty"}};
+  auto r = run_captured(o);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "Error: PORT 'eighty' is not a port number (0-65535)\n");
+}
+
+// --- HTTP endpoints ----------------------------------------------------------------------------
+
+TEST(ExocomHttp, ConfigJsonShowsClientsAndRoutes) {
+  Exocom bus(kRoutes);
+  {
+    auto web = registered(bus, "web");
+    auto [status, body] = bus.get("/config.json");
+    EXPECT_EQ(status, 200);
+    auto v = json::parse(body).as_object();
+    EXPECT_EQ(json::serialize(v.at("clients")), R"([{"role":"web","instances":1}])");
+    EXPECT_EQ(json::serialize(v.at("routes").at("users").at("translations").at(0)),
+              R"({"public":"users.create","internal":"mongo.create"})");
+    web.close();
+  }
+  bus.output().wait_for("'web' disconnected");
+  auto [status, body] = bus.get("/config.json");
+  EXPECT_EQ(json::serialize(json::parse(body).at("clients")), "[]");
+}
+
+TEST(ExocomHttp, StatusAndMetrics) {
+  Exocom bus(kRoutes);
+  auto web = registered(bus, "web");
+  auto dashboard = registered(bus, "dashboard");
+  web.send_message("ping pong", "web");
+  ASSERT_TRUE(dashboard.receive_json());
+  auto [s1, status] = bus.get("/status");
+  EXPECT_EQ(s1, 200);
+  EXPECT_EQ(json::parse(status).at("status"), "ok");
+  auto [s2, metrics] = bus.get("/metrics");
+  EXPECT_EQ(s2, 200);
+  EXPECT_NE(metrics.find("exocom_connections{role=\"web\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("exocom_messages_received_total 1"), std::string::npos);
+  EXPECT_NE(metrics.find("exocom_messages_delivered_total{role=\"dashboard\"} 1"), std::string::npos);
+  EXPECT_NE(metrics.find("# TYPE exocom_response_seconds histogram"), std::string::npos);
+}
+
+TEST(ExocomHttp, OtherPathsAndPlainRequestsToServices) {
+  Exocom bus(kRoutes);
+  EXPECT_EQ(bus.get("/zonk").first, 404);
+  EXPECT_EQ(bus.get("/services").first, 426);
+}
+
+// --- instances ---------------------------------------------------------------------------------
+
+TEST(ExocomInstances, RoundRobinAcrossInstances) {
+  Exocom bus(kRoutes);
+  auto web = registered(bus, "web");
+  auto d1 = WsClient::connect(bus.port());
+  d1.register_as("dashboard");
+  auto d2 = WsClient::connect(bus.port());
+  d2.register_as("dashboard");
+  wait_registered(bus, "dashboard", 2);
+  for (int i = 0; i < 4; ++i) web.send_message("ping pong", "web");
+  int a = 0, b = 0;
+  while (d1.receive(300ms)) ++a;
+  while (d2.receive(300ms)) ++b;
+  EXPECT_EQ(a, 2);
+  EXPECT_EQ(b, 2);
+}
+
+TEST(ExocomInstances, RepliesGoToTheInstanceThatAsked) {
+  Exocom bus(kRoutes);
+  auto w1 = registered(bus, "web");
+  auto w2 = WsClient::connect(bus.port());
+  w2.register_as("web");
+  wait_registered(bus, "web", 2);
+  auto users = registered(bus, "users");
+  for (int i = 0; i < 3; ++i) {
+    std::string aid = new_uuid();
+    w2.send_message("users.create", "web", "{}", aid);
+    auto req = users.receive_json();
+    ASSERT_TRUE(req);
+    users.send_message("mongo.created", "users", "{}", aid);
+    auto reply = w2.receive_json();
+    ASSERT_TRUE(reply) << "reply " << i;
+    EXPECT_EQ(str(*reply, "activityId"), aid);
+  }
+  EXPECT_TRUE(w1.silent());
+}
+
+TEST(ExocomInstances, AnActivityStaysWithTheChosenInstance) {
+  Exocom bus(kRoutes);
+  auto web = registered(bus, "web");
+  auto d1 = WsClient::connect(bus.port());
+  d1.register_as("dashboard");
+  auto d2 = WsClient::connect(bus.port());
+  d2.register_as("dashboard");
+  wait_registered(bus, "dashboard", 2);
+  std::string aid = new_uuid();
+  web.send_message("ping pong", "web", "{}", aid);
+  web.send_message("ping pong", "web", "{}", aid);
+  int a = 0, b = 0;
+  while (d1.receive(300ms)) ++a;
+  while (d2.receive(300ms)) ++b;
+  EXPECT_TRUE((a == 2 && b == 0) || (a == 0 && b == 2)) << a << " " << b;
+}
+
+TEST(ExocomInstances, DisconnectOfThePinnedInstanceFallsBack) {
+  Exocom bus(kRoutes);
+  auto web = registered(bus, "web");
+  auto d1 = WsClient::connect(bus.port());
+  d1.register_as("dashboard");
+  auto d2 = WsClient::connect(bus.port());
+  d2.register_as("dashboard");
+  wait_registered(bus, "dashboard", 2);
+  std::string aid = new_uuid();
+  web.send_message("ping pong", "web", "{}", aid);
+  bool first = d1.receive(500ms).has_value();
+  if (!first) {
+    ASSERT_TRUE(d2.receive(500ms));
+  }
+  WsClient& pinned = first ? d1 : d2;
+  WsClient& other = first ? d2 : d1;
+  pinned.close();
+  bus.output().wait_for("'dashboard' disconnected");
+  web.send_message("ping pong", "web", "{}", aid);
+  EXPECT_TRUE(other.receive(2s));
+}
+
+// --- buffering ---------------------------------------------------------------------------------
+
+TEST(ExocomBuffer, HoldsMessagesUntilAnInstanceRegisters) {
+  Exocom bus(kRoutes);
+  auto web = registered(bus, "web");
+  for (int i = 0; i < 5; ++i) web.send_message("users.create", "web", "{\"n\":" + std::to_string(i) + "}");
+  EXPECT_NE(bus.output().wait_for("No instance of 'users' is online; holding its messages"), std::string::npos);
+  auto users = WsClient::connect(bus.port());
+  users.register_as("users");
+  for (int i = 0; i < 5; ++i) {
+    auto got = users.receive_json();
+    ASSERT_TRUE(got) << i;
+    EXPECT_EQ(got->at("payload").at("n"), i);
+  }
+}
+
+TEST(ExocomBuffer, FullBufferRefusesWithFeedback) {
+  Exocom bus(kRoutes, {"--buffer-messages", "2"});
+  auto web = registered(bus, "web", R"({"errors":true})");
+  for (int i = 0; i < 3; ++i) web.send_message("ping pong", "web");
+  auto err = web.receive_named("exocom.error");
+  ASSERT_TRUE(err);
+  EXPECT_EQ(str(err->at("payload").get_object(), "code"), "buffer-full");
+}
+
+TEST(ExocomBuffer, HeldMessagesExpire) {
+  Exocom bus(kRoutes, {"--buffer-ttl", "1"});
+  auto web = registered(bus, "web");
+  web.send_message("ping pong", "web");
+  EXPECT_NE(bus.output().wait_for("Dropped 1 messages for 'dashboard'", 5s), std::string::npos);
+  auto dashboard = registered(bus, "dashboard");
+  EXPECT_TRUE(dashboard.silent());
+}
+
+// --- security adapter --------------------------------------------------------------------------
+
+namespace {
+const std::string kSecureRoutes = R"({
+  "web": {"receives": ["message unauthorized", "users.created"], "sends": ["users.create"]},
+  "users": {"receives": ["users.create", "session.get"], "sends": ["users.created", "session.details"]},
+  "security": {}
+})";
+}
+
+TEST(ExocomSecurity, AuthorizedMessagesAreDelivered) {
+  Exocom bus(kSecureRoutes);
+  auto web = registered(bus, "web");
+  auto users = registered(bus, "users");
+  auto security = registered(bus, "security");
+  web.send_text(R"({"name":"users.create","sender":"web","id":"1","activityId":"a1","auth":"222","payload":{"n":1}})");
+  auto ask = security.receive_json();
+  ASSERT_TRUE(ask);
+  EXPECT_EQ(str(*ask, "name"), "authorize message");
+  auto& original = ask->at("payload").get_object();
+  EXPECT_EQ(str(original, "name"), "users.create");
+  EXPECT_EQ(str(original, "sender"), "web");
+  EXPECT_EQ(str(original, "auth"), "222");
+  security.send_message("message authorized", "security", "{}", str(*ask, "activityId"));
+  auto got = users.receive_json();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(str(*got, "name"), "users.create");
+  EXPECT_EQ(str(*got, "auth"), "222");
+}
+
+TEST(ExocomSecurity, UnauthorizedMessagesGoBackToTheSender) {
+  Exocom bus(kSecureRoutes);
+  auto web = registered(bus, "web", R"({"errors":true})");
+  auto users = registered(bus, "users");
+  auto security = registered(bus, "security");
+  web.send_message("users.create", "web", "{}", "act-1");
+  auto ask = security.receive_json();
+  ASSERT_TRUE(ask);
+  security.send_message("message unauthorized", "security", "{}", str(*ask, "activityId"));
+  auto notice = web.receive_named("message unauthorized");
+  ASSERT_TRUE(notice);
+  EXPECT_EQ(str(*notice, "activityId"), "act-1");
+  EXPECT_EQ(str(notice->at("payload").get_object(), "name"), "users.create");
+  EXPECT_NE(bus.output().wait_for("Warning: Unauthorized message 'users.create' from 'web' with activityId 'act-1'"),
+            std::string::npos);
+  EXPECT_TRUE(users.silent());
+}
+
+TEST(ExocomSecurity, DataRequestsAndResponses) {
+  Exocom bus(kSecureRoutes);
+  auto web = registered(bus, "web");
+  auto users = registered(bus, "users");
+  auto security = registered(bus, "security");
+  web.send_message("users.create", "web");
+  auto ask = security.receive_json();
+  ASSERT_TRUE(ask);
+  std::string auth_activity = str(*ask, "activityId");
+  security.send_message("security request", "security",
+                        R"({"name":"session.get","id":"in-1","activityId":"inner-1","payload":{"id":7}})", auth_activity);
+  auto request = users.receive_json();
+  ASSERT_TRUE(request);
+  EXPECT_EQ(str(*request, "name"), "session.get");
+  users.send_message("session.details", "users", R"({"admin":true})", "inner-1");
+  auto response = security.receive_json();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(str(*response, "name"), "security response");
+  EXPECT_EQ(str(*response, "activityId"), auth_activity);
+  EXPECT_EQ(str(response->at("payload").get_object(), "name"), "session.details");
+  EXPECT_EQ(response->at("isSecurity"), true);
+}
+
+TEST(ExocomSecurity, IsSecurityFlagDoesNotBypass) {
+  Exocom bus(kSecureRoutes);
+  auto web = registered(bus, "web");
+  auto users = registered(bus, "users");
+  auto security = registered(bus, "security");
+  web.send_text(R"({"name":"users.create","sender":"web","id":"1","activityId":"a2","isSecurity":true})");
+  auto ask = security.receive_json();
+  ASSERT_TRUE(ask);
+  EXPECT_EQ(str(*ask, "name"), "authorize message");
+  EXPECT_TRUE(users.silent());
+}
+
+TEST(ExocomSecurity, NoVerdictMeansRefused) {
+  Exocom bus(kSecureRoutes, {"--security-timeout", "300"});
+  auto web = registered(bus, "web", R"({"errors":true})");
+  auto users = registered(bus, "users");
+  auto security = registered(bus, "security");
+  web.send_message("users.create", "web");
+  auto err = web.receive_named("exocom.error", 5s);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(str(err->at("payload").get_object(), "code"), "security-timeout");
+  EXPECT_TRUE(users.silent());
+}
+
+TEST(ExocomSecurity, VerdictForAnUnknownActivityIsIgnored) {
+  Exocom bus(kSecureRoutes);
+  auto web = registered(bus, "web");
+  auto security = registered(bus, "security");
+  security.send_message("message unauthorized", "security", "{}", "no-such-activity");
+  EXPECT_NE(bus.output().wait_for("for an unknown or expired activity 'no-such-activity'; ignored"), std::string::npos);
+  // Still serving.
+  EXPECT_EQ(bus.get("/status").first, 200);
+}
+
+// --- logging -----------------------------------------------------------------------------------
+
+TEST(ExocomLog, PayloadsWhenAsked) {
+  Exocom bus(kRoutes, {"--log-payloads"});
+  auto web = registered(bus, "web");
+  auto dashboard = registered(bus, "dashboard");
+  web.send_message("ping pong", "web", R"({"x":1})");
+  ASSERT_TRUE(dashboard.receive());
+  EXPECT_NE(bus.output().wait_for("web  --[ ping pong ]->  dashboard\n{\"x\":1}\n"), std::string::npos);
+}
+
+TEST(ExocomLog, QuietHidesTheTrace) {
+  Exocom bus(kRoutes, {"--quiet"});
+  auto web = registered(bus, "web");
+  auto dashboard = registered(bus, "dashboard");
+  web.send_message("ping pong", "web");
+  ASSERT_TRUE(dashboard.receive());
+  web.send_message("mongo.create", "web");
+  bus.output().wait_for("Warning:");
+  EXPECT_EQ(bus.output().text().find("--[ ping pong ]->"), std::string::npos);
+}
+
+TEST(ExocomLog, JsonFormat) {
+  Exocom bus(kRoutes, {"--log-format", "json"});
+  auto web = registered(bus, "web");
+  auto dashboard = registered(bus, "dashboard");
+  web.send_message("ping pong", "web");
+  ASSERT_TRUE(dashboard.receive());
+  auto pos = bus.output().wait_for("\"level\":\"trace\"");
+  ASSERT_NE(pos, std::string::npos);
+  std::string text = bus.output().text();
+  size_t start = text.rfind('\n', pos) + 1;
+  auto line = json::parse(text.substr(start, text.find('\n', pos) - start)).as_object();
+  EXPECT_EQ(str(line, "sender"), "web");
+  EXPECT_EQ(str(line, "name"), "ping pong");
+  EXPECT_EQ(str(line, "receiver"), "dashboard");
+}
+
+// --- shutdown ----------------------------------------------------------------------------------
+
+TEST(ExocomShutdown, SigtermClosesEveryConnectionWith1001) {
+  Exocom bus(kRoutes);
+  auto web = registered(bus, "web");
+  bus.process().signal(SIGTERM);
+  auto closed = web.wait_close(5s);
+  ASSERT_TRUE(closed);
+  EXPECT_TRUE(closed->clean);
+  EXPECT_EQ(closed->code, 1001);
+  EXPECT_EQ(bus.process().wait(), 0);
+}
