@@ -7,6 +7,36 @@ namespace exo::wire {
 namespace {
 
 constexpr int kMaxDepth = 64;
+
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighs = 0x8080808080808080ULL;
+
+uint64_t zero_bytes(uint64_t v) { return (v - kOnes) & ~v & kHighs; }
+
+// Non-zero when a byte of `v` is '"', '\\' or a control character (never misses one; may flag
+// bytes next to one, which the byte loop then sorts out).
+uint64_t special_bytes(uint64_t v) {
+  return zero_bytes(v ^ (kOnes * '"')) | zero_bytes(v ^ (kOnes * '\\')) | ((v - kOnes * 0x20) & ~v & kHighs);
+}
+
+Known classify(std::string_view key) {
+  switch (key.size()) {
+    case 2: if (key == "id") return Known::id; break;
+    case 4:
+      if (key == "name") return Known::name;
+      if (key == "auth") return Known::auth;
+      break;
+    case 6: if (key == "sender") return Known::sender; break;
+    case 7: if (key == "payload") return Known::payload; break;
+    case 9: if (key == "timestamp") return Known::timestamp; break;
+    case 10:
+      if (key == "activityId") return Known::activity_id;
+      if (key == "isSecurity") return Known::is_security;
+      break;
+    case 12: if (key == "responseTime") return Known::response_time; break;
+  }
+  return Known::other;
+}
 constexpr size_t kMaxFields = 64;
 
 class Scanner {
@@ -62,7 +92,13 @@ class Scanner {
     ++p_;  // opening quote
     escaped = false;
     while (true) {
-      // Fast path over plain ASCII.
+      // Fast path over plain ASCII, eight bytes at a time.
+      while (end_ - p_ >= 8) {
+        uint64_t v;
+        std::memcpy(&v, p_, 8);
+        if (special_bytes(v) | (v & kHighs)) break;
+        p_ += 8;
+      }
       while (p_ < end_) {
         auto c = static_cast<unsigned char>(*p_);
         if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
@@ -145,13 +181,19 @@ class Scanner {
     return true;
   }
 
-  bool value(int depth, JsonType* type = nullptr) {
+  bool value(int depth, JsonType* type = nullptr, bool* escaped = nullptr) {
     if (p_ == end_) return fail("unexpected end of JSON");
     JsonType t;
     switch (*p_) {
       case '{': t = JsonType::object; if (!object(depth + 1, nullptr)) return false; break;
       case '[': t = JsonType::array; if (!array(depth + 1)) return false; break;
-      case '"': { t = JsonType::string; bool e; if (!string(e)) return false; break; }
+      case '"': {
+        t = JsonType::string;
+        bool e;
+        if (!string(e)) return false;
+        if (escaped) *escaped = e;
+        break;
+      }
       case 't': t = JsonType::boolean; if (!literal("true")) return false; break;
       case 'f': t = JsonType::boolean; if (!literal("false")) return false; break;
       case 'n': t = JsonType::null; if (!literal("null")) return false; break;
@@ -195,18 +237,32 @@ class Scanner {
       ws();
       const char* value_start = p_;
       JsonType type;
-      if (!value(depth, &type)) return false;
+      bool value_escaped = false;
+      if (!value(depth, &type, &value_escaped)) return false;
       if (env) {
-        Field f;
-        if (escaped) decode_json_string(key_raw, f.key);
-        else f.key.assign(key_raw.substr(1, key_raw.size() - 2));
         // An envelope has a handful of fields; the cap keeps the duplicate check cheap.
         if (env->fields.size() >= kMaxFields) return fail("too many fields in the message");
-        for (const auto& other : env->fields)
-          if (other.key == f.key) return fail("duplicate key in the message");
+        Field f;
+        if (escaped) {
+          env->escaped_keys_.emplace_back();
+          decode_json_string(key_raw, env->escaped_keys_.back());
+          f.key = env->escaped_keys_.back();
+        } else {
+          f.key = key_raw.substr(1, key_raw.size() - 2);
+        }
         f.value = std::string_view(value_start, static_cast<size_t>(p_ - value_start));
         f.type = type;
-        env->fields.push_back(std::move(f));
+        f.known = classify(f.key);
+        f.escaped = value_escaped;
+        if (f.known != Known::other) {
+          auto bit = 1u << static_cast<unsigned>(f.known);
+          if (known_seen_ & bit) return fail("duplicate key in the message");
+          known_seen_ |= bit;
+        } else {
+          for (const auto& other : env->fields)
+            if (other.known == Known::other && other.key == f.key) return fail("duplicate key in the message");
+        }
+        env->fields.push_back(f);
       }
       ws();
       if (p_ == end_) return fail("unterminated object");
@@ -219,6 +275,7 @@ class Scanner {
   const char* p_;
   const char* end_;
   std::string& error_;
+  unsigned known_seen_ = 0;
 };
 
 void append_utf8(std::string& out, uint32_t cp) {
@@ -259,7 +316,7 @@ bool text_field(const Field* f, std::string_view& out, std::string& storage, con
     error = std::string("'") + key + "' must be text";
     return false;
   }
-  if (f->value.find('\\') == std::string_view::npos) {
+  if (!f->escaped) {
     out = f->value.substr(1, f->value.size() - 2);
   } else {
     decode_json_string(f->value, storage);
@@ -310,6 +367,14 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   size_t plain = 0;
   for (size_t i = 0; i < s.size(); ++i) {
+    if (s.size() - i >= 8) {
+      uint64_t v;
+      std::memcpy(&v, s.data() + i, 8);
+      if (!special_bytes(v)) {
+        i += 7;
+        continue;
+      }
+    }
     auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(s.data() + plain, i - plain);
@@ -333,9 +398,16 @@ void append_json_string(std::string& out, std::string_view s) {
 void Envelope::clear() {
   fields.clear();
   name = id = activity_id = sender = {};
-  payload = auth = nullptr;
+  payload = auth = id_field = activity_field = nullptr;
+  escaped_keys_.clear();
   is_security = false;
   has_id = false;
+}
+
+std::string quoted(std::string_view s) {
+  std::string out;
+  append_json_string(out, s);
+  return out;
 }
 
 const Field* Envelope::find(std::string_view key) const {
@@ -349,17 +421,29 @@ bool scan(std::string_view text, Envelope& out, std::string& error) {
   error.clear();
   Scanner scanner(text, error);
   if (!scanner.document(&out)) return false;
-  if (!text_field(out.find("name"), out.name, out.decoded_[0], "name", error)) return false;
-  if (!text_field(out.find("id"), out.id, out.decoded_[1], "id", error)) return false;
-  if (!text_field(out.find("activityId"), out.activity_id, out.decoded_[2], "activityId", error)) return false;
-  if (!text_field(out.find("sender"), out.sender, out.decoded_[3], "sender", error)) return false;
-  out.has_id = !out.id.empty();
-  out.payload = out.find("payload");
-  out.auth = out.find("auth");
-  if (const Field* s = out.find("isSecurity")) {
-    if (s->type == JsonType::boolean) out.is_security = s->value == "true";
-    else if (s->type != JsonType::null) return error = "'isSecurity' must be true or false", false;
+  const Field *name = nullptr, *sender = nullptr;
+  for (const auto& f : out.fields) {
+    switch (f.known) {
+      case Known::name: name = &f; break;
+      case Known::id: out.id_field = &f; break;
+      case Known::activity_id: out.activity_field = &f; break;
+      case Known::sender: sender = &f; break;
+      case Known::payload: out.payload = &f; break;
+      case Known::auth: out.auth = &f; break;
+      case Known::is_security:
+        if (f.type == JsonType::boolean) out.is_security = f.value == "true";
+        else if (f.type != JsonType::null) return error = "'isSecurity' must be true or false", false;
+        break;
+      default: break;
+    }
   }
+  if (!text_field(name, out.name, out.decoded_[0], "name", error)) return false;
+  if (!text_field(out.id_field, out.id, out.decoded_[1], "id", error)) return false;
+  if (!text_field(out.activity_field, out.activity_id, out.decoded_[2], "activityId", error)) return false;
+  if (!text_field(sender, out.sender, out.decoded_[3], "sender", error)) return false;
+  out.has_id = !out.id.empty();
+  if (out.id.empty()) out.id_field = nullptr;
+  if (out.activity_id.empty()) out.activity_field = nullptr;
   return true;
 }
 
@@ -371,15 +455,15 @@ bool valid_json(std::string_view text, std::string* error) {
 
 void write_delivery(std::string& out, const Envelope& in, const Delivery& d) {
   out += "{\"name\":";
-  append_json_string(out, d.name);
+  out += d.name_json;
   out += ",\"id\":";
-  append_json_string(out, in.has_id ? in.id : d.id);
-  if (!in.activity_id.empty()) {
+  out += in.id_field ? in.id_field->value : d.id_json;
+  if (in.activity_field) {
     out += ",\"activityId\":";
-    append_json_string(out, in.activity_id);
+    out += in.activity_field->value;
   }
   out += ",\"sender\":";
-  append_json_string(out, d.sender);
+  out += d.sender_json;
   out += ",\"timestamp\":\"";
   out += d.timestamp;
   out += '"';
@@ -388,11 +472,14 @@ void write_delivery(std::string& out, const Envelope& in, const Delivery& d) {
     out += std::to_string(d.response_time_ns);
   }
   for (const auto& f : in.fields) {
-    const std::string& k = f.key;
-    if (k == "name" || k == "id" || k == "activityId" || k == "sender" || k == "timestamp" || k == "responseTime")
-      continue;
+    switch (f.known) {
+      case Known::name: case Known::id: case Known::activity_id: case Known::sender:
+      case Known::timestamp: case Known::response_time:
+        continue;
+      default: break;
+    }
     out += ',';
-    append_json_string(out, k);
+    append_json_string(out, f.key);
     out += ':';
     out += f.value;
   }

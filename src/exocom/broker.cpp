@@ -77,11 +77,9 @@ Broker::RoleState* Broker::role(std::string_view name) {
 Broker::RoleState& Broker::add_role(const std::string& name, config::RoleRoutes routes) {
   auto state = std::make_unique<RoleState>();
   state->name = name;
+  state->name_json = wire::quoted(name);
   state->routes = std::move(routes);
-  for (const auto& s : state->routes.sends) {
-    state->may_send[s] = true;
-    state->public_of[s] = config::to_public(state->routes, name, s);
-  }
+  for (const auto& s : state->routes.sends) state->public_of[s] = config::to_public(state->routes, name, s);
   roles_by_name_[name] = state.get();
   roles_.push_back(std::move(state));
   return *roles_.back();
@@ -93,7 +91,7 @@ void Broker::rebuild_subscriptions() {
     for (const auto& internal : r->routes.receives) {
       auto& subs = subscribers_[config::to_public(r->routes, r->name, internal)];
       bool dup = std::any_of(subs.begin(), subs.end(), [&](const Subscriber& s) { return s.role == r.get(); });
-      if (!dup) subs.push_back({r.get(), internal});
+      if (!dup) subs.push_back({r.get(), internal, wire::quoted(internal)});
     }
   }
 }
@@ -161,7 +159,8 @@ void Broker::message(Peer& peer, std::string_view text) {
     if (env.name == "message authorized" || env.name == "message unauthorized")
       return security_verdict(env, env.name == "message authorized");
   }
-  if (!sender->may_send.count(env.name)) {
+  auto public_name = sender->public_of.find(env.name);
+  if (public_name == sender->public_of.end()) {
     refuse(peer, &env, "not-allowed",
            "Service '" + peer.role_ + "' is not allowed to broadcast the message '" + std::string(env.name) + "'");
     return;
@@ -195,18 +194,16 @@ void Broker::route(Peer* from, RoleState& sender, const wire::Envelope& env, std
     }
     return;
   }
-  std::string ts = timestamp();
-  std::string generated_id = env.has_id ? std::string() : new_uuid();
+  std::string_view ts = timestamp();
+  std::string generated_id = env.has_id ? std::string() : wire::quoted(new_uuid());
   Frame frame;
   std::string_view frame_name;
   bool refused_full = false;
   for (const auto& sub : subs_it->second) {
     if (!frame || sub.internal_name != frame_name) {
-      auto f = std::make_shared<OutFrame>();
-      f->body().reserve(ws::kMaxHeaderSize + env.fields.size() * 16 + (env.payload ? env.payload->value.size() : 0) + 160);
-      wire::write_delivery(f->body(), env, {sub.internal_name, sender.name, generated_id, ts, since.count()});
-      f->seal();
-      frame = std::move(f);
+      scratch_.clear();
+      wire::write_delivery(scratch_, env, {sub.internal_json, sender.name_json, generated_id, ts, since.count()});
+      frame = Frame::make(ws::Opcode::text, scratch_);
       frame_name = sub.internal_name;
     }
     if (!deliver(*sub.role, frame, activity)) refused_full = true;
@@ -216,20 +213,24 @@ void Broker::route(Peer* from, RoleState& sender, const wire::Envelope& env, std
   }
   if (refused_full && from)
     refuse(*from, &env, "buffer-full",
-           "Message '" + std::string(env.name) + "' was dropped for a role whose buffer is full");
+           "Message '" + std::string(env.name) + "' was dropped for a role whose buffer is full", false);
 }
 
 bool Broker::deliver(RoleState& to, const Frame& frame, Activity* activity) {
   if (to.instances.empty()) {
     const auto& lim = options_.limits;
-    if (to.buffer.size() >= lim.buffer_messages || to.buffer_bytes + frame->size() > lim.buffer_bytes) {
+    if (to.buffer.size() >= lim.buffer_messages || to.buffer_bytes + frame.size() > lim.buffer_bytes) {
       metrics_.dropped["buffer-full"]++;
+      if (!to.overflowing)
+        log_.warning(fmt::format("The buffer for '{}' is full ({} messages); new messages for it are dropped until an "
+                                 "instance registers", to.name, to.buffer.size()));
+      to.overflowing = true;
       return false;
     }
     if (to.buffer.empty())
       log_.info("No instance of '" + to.name + "' is online; holding its messages until one registers");
     to.buffer.push_back({frame, now_});
-    to.buffer_bytes += frame->size();
+    to.buffer_bytes += frame.size();
     ++metrics_.buffered;
     return true;
   }
@@ -255,11 +256,12 @@ bool Broker::deliver(RoleState& to, const Frame& frame, Activity* activity) {
 }
 
 void Broker::flush_buffer(RoleState& r) {
+  r.overflowing = false;
   size_t delivered = 0, expired = 0;
   while (!r.buffer.empty() && !r.instances.empty()) {
     Buffered b = std::move(r.buffer.front());
     r.buffer.pop_front();
-    r.buffer_bytes -= b.frame->size();
+    r.buffer_bytes -= b.frame.size();
     if (now_ - b.at > options_.limits.buffer_ttl) {
       ++expired;
       continue;
@@ -353,34 +355,37 @@ void Broker::register_peer(Peer& peer, const wire::Envelope& env) {
   flush_buffer(*r);
 }
 
-void Broker::refuse(Peer& peer, const wire::Envelope* env, std::string_view code, const std::string& message) {
+void Broker::refuse(Peer& peer, const wire::Envelope* env, std::string_view code, const std::string& message,
+                    bool log) {
   metrics_.refused[std::string(code)]++;
-  log_.warning(message);
+  if (log) log_.warning(message);
   if (peer.wants_errors_)
     send_own(peer, "exocom.error", env ? env->activity_id : std::string_view(), error_payload(code, message, env));
 }
 
-std::string Broker::timestamp() {
-  // Formatting a timestamp costs more than routing a message; once per microsecond is plenty.
+std::string_view Broker::timestamp() {
+  // The date and time of day change once a second; only the nanoseconds are formatted per message.
   auto now = std::chrono::system_clock::now();
-  if (ts_cache_.empty() || now - ts_cache_at_ >= std::chrono::microseconds(1)) {
-    ts_cache_ = rfc3339_nanos(now);
-    ts_cache_at_ = now;
+  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(now);
+  if (ts_cache_.empty() || secs != ts_cache_at_) {
+    ts_cache_ = rfc3339_nanos(secs);
+    ts_cache_at_ = secs;
   }
-  return ts_cache_;
+  auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(now - secs).count();
+  ts_ = ts_cache_;
+  // "....:SS.000000000Z": the nine digits before the final Z.
+  for (size_t i = ts_.size() - 2; nanos > 0; --i, nanos /= 10) ts_[i] = static_cast<char>('0' + nanos % 10);
+  return ts_;
 }
 
 Frame Broker::own_frame(std::string_view name, std::string_view activity_id, std::string_view sender,
                         const std::string& payload_json, bool is_security) {
-  auto f = std::make_shared<OutFrame>();
-  std::string& b = f->body();
-  b += "{\"name\":" + quote(name) + ",\"id\":\"" + new_uuid() + "\"";
+  std::string b = "{\"name\":" + quote(name) + ",\"id\":\"" + new_uuid() + "\"";
   if (!activity_id.empty()) b += ",\"activityId\":" + quote(activity_id);
-  b += ",\"sender\":" + quote(sender) + ",\"timestamp\":\"" + timestamp() + "\"";
+  b += ",\"sender\":" + quote(sender) + ",\"timestamp\":\"" + std::string(timestamp()) + "\"";
   if (is_security) b += ",\"isSecurity\":true";
   b += ",\"payload\":" + payload_json + "}";
-  f->seal();
-  return f;
+  return Frame::make(ws::Opcode::text, b);
 }
 
 void Broker::send_own(Peer& to, std::string_view name, std::string_view activity_id, const std::string& payload_json) {
@@ -391,7 +396,7 @@ void Broker::send_own(Peer& to, std::string_view name, std::string_view activity
 
 bool Broker::security_intercepts(Peer& peer, RoleState& sender, const wire::Envelope& env) {
   std::string delivered;
-  wire::write_delivery(delivered, env, {env.name, sender.name, new_uuid(), timestamp(), 0});
+  wire::write_delivery(delivered, env, {quote(env.name), sender.name_json, quote(new_uuid()), timestamp(), 0});
   if (!env.activity_id.empty()) {
     if (auto it = pending_data_requests_.find(env.activity_id); it != pending_data_requests_.end()) {
       // The answer to a data request the security service made: wrap it for security.
@@ -489,7 +494,7 @@ void Broker::tick(Clock::time_point now) {
   for (auto& r : roles_) {
     size_t expired = 0;
     while (!r->buffer.empty() && now - r->buffer.front().at > options_.limits.buffer_ttl) {
-      r->buffer_bytes -= r->buffer.front().frame->size();
+      r->buffer_bytes -= r->buffer.front().frame.size();
       r->buffer.pop_front();
       ++expired;
     }

@@ -90,6 +90,7 @@ class Broker {
   struct Subscriber {
     RoleState* role;
     std::string internal_name;
+    std::string internal_json;  // quoted once
   };
   struct Buffered {
     Frame frame;
@@ -97,13 +98,14 @@ class Broker {
   };
   struct RoleState {
     std::string name;
+    std::string name_json;  // quoted once
     config::RoleRoutes routes;
-    StringMap<std::string> public_of;  // internal name → public name, for what it sends
-    StringMap<bool> may_send;
+    StringMap<std::string> public_of;  // what it may send: internal name → public name
     std::vector<Peer*> instances;
     size_t next = 0;  // round-robin position
     std::deque<Buffered> buffer;
     size_t buffer_bytes = 0;
+    bool overflowing = false;  // the buffer is full; warned once until it drains
     uint64_t delivered = 0;
   };
   struct Activity {
@@ -126,7 +128,8 @@ class Broker {
   RoleState& add_role(const std::string& name, config::RoleRoutes routes);
   void rebuild_subscriptions();
   void register_peer(Peer& peer, const wire::Envelope& env);
-  void refuse(Peer& peer, const wire::Envelope* env, std::string_view code, const std::string& message);
+  void refuse(Peer& peer, const wire::Envelope* env, std::string_view code, const std::string& message,
+              bool log = true);
   void route(Peer* from, RoleState& sender, const wire::Envelope& env, std::chrono::nanoseconds since,
              Activity* activity);
   // False when the role has no instance and its buffer is full.
@@ -141,7 +144,8 @@ class Broker {
   bool security_intercepts(Peer& peer, RoleState& sender, const wire::Envelope& env);
   void security_verdict(const wire::Envelope& env, bool authorized);
   void security_data_request(const wire::Envelope& env);
-  std::string timestamp();
+  // Now, RFC 3339 with nanoseconds; valid until the next call.
+  std::string_view timestamp();
 
   Options options_;
   TraceLog& log_;
@@ -156,11 +160,12 @@ class Broker {
   StringMap<PendingDataRequest> pending_data_requests_;     // by inner activity id
   wire::Envelope env_;                                      // reused for every message
   std::string scan_error_;
+  std::string scratch_;  // a delivery is written here, then copied into its frame
   Metrics metrics_;
   Clock::time_point started_ = Clock::now();
   Clock::time_point now_ = Clock::now();
-  std::string ts_cache_;
-  std::chrono::system_clock::time_point ts_cache_at_;
+  std::string ts_cache_, ts_;
+  std::chrono::time_point<std::chrono::system_clock, std::chrono::seconds> ts_cache_at_;
 };
 
 }  // namespace exo::exocom

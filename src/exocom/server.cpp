@@ -346,10 +346,7 @@ void Connection::respond_and_close(std::string response) {
   phase_ = Phase::closing;
   closing_since_ = Clock::now();
   http_response_ = true;
-  auto f = std::make_shared<OutFrame>();
-  f->body() += response;
-  f->seal_raw();
-  enqueue(std::move(f));
+  enqueue(Frame::raw(response));
 }
 
 void Connection::on_text(std::string_view message) {
@@ -408,7 +405,7 @@ void Connection::send(const Frame& frame) {
 }
 
 void Connection::enqueue(Frame frame) {
-  out_bytes_ += frame->size();
+  out_bytes_ += frame.size();
   out_.push_back(std::move(frame));
   schedule_flush();
 }
@@ -432,13 +429,13 @@ void Connection::flush() {
     size_t offset = out_offset_;
     for (const auto& f : out_) {
       if (count == kMaxIovecs) break;
-      iov[count++] = {const_cast<char*>(f->data() + offset), f->size() - offset};
+      iov[count++] = {const_cast<char*>(f.data() + offset), f.size() - offset};
       offset = 0;
       if (closing) break;  // only the frame already begun is finished; the rest went back
     }
     bool writing_close = false;
     if (closing && out_.empty() && close_frame_) {
-      iov[count++] = {const_cast<char*>(close_frame_->data() + close_offset_), close_frame_->size() - close_offset_};
+      iov[count++] = {const_cast<char*>(close_frame_.data() + close_offset_), close_frame_.size() - close_offset_};
       writing_close = true;
     }
     if (count == 0) {
@@ -455,7 +452,7 @@ void Connection::flush() {
     server_.broker.metrics().bytes_out += n;
     if (writing_close) {
       close_offset_ += n;
-      if (close_offset_ < close_frame_->size()) return wait_writable();
+      if (close_offset_ < close_frame_.size()) return wait_writable();
       close_frame_.reset();
       error_code ignored;
       socket_.shutdown(tcp::socket::shutdown_send, ignored);
@@ -463,13 +460,13 @@ void Connection::flush() {
       return wait_readable();  // the peer's close frame ends it; the sweep bounds the wait
     }
     while (n > 0) {
-      size_t left = out_.front()->size() - out_offset_;
+      size_t left = out_.front().size() - out_offset_;
       if (n < left) {
         out_offset_ += n;
         break;
       }
       n -= left;
-      out_bytes_ -= out_.front()->size();
+      out_bytes_ -= out_.front().size();
       out_.pop_front();
       out_offset_ = 0;
     }
@@ -513,7 +510,7 @@ void Connection::hand_back_undelivered() {
   size_t keep = out_offset_ > 0 ? 1 : 0;
   std::vector<Frame> undelivered(out_.begin() + static_cast<long>(std::min(keep, out_.size())), out_.end());
   out_.resize(std::min(keep, out_.size()));
-  out_bytes_ = out_.empty() ? 0 : out_.front()->size();
+  out_bytes_ = out_.empty() ? 0 : out_.front().size();
   server_.broker.disconnected(*this, std::move(undelivered));
   schedule_flush();
 }

@@ -1,0 +1,453 @@
+// ExoCom and nats-server side by side, under the same load shapes, in one run. ExoCom is driven
+// by a raw Asio WebSocket client (the baseline the SDK is held to), NATS by cnats. Prints one
+// JSON object per result line; bench/run turns them into docs/benchmarks.md.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <nats/nats.h>
+
+#include "bench/bench_support.hpp"
+#include "common/envelope.hpp"
+#include "common/ids.hpp"
+#include "common/websocket.hpp"
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+using namespace exo;
+using namespace exo::bench;
+
+namespace {
+
+const std::string kPayload128(128 - 2, 'x');  // a JSON string of 128 bytes with its quotes
+
+// --- the raw ExoCom client --------------------------------------------------------------------
+
+class RawClient {
+ public:
+  RawClient(uint16_t port, const std::string& role) : socket_(io_) {
+    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    socket_.set_option(tcp::no_delay(true));
+    std::string key = ws::base64(random_hex(8));
+    std::string req = "GET /services HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    asio::write(socket_, asio::buffer(req));
+    while (in_.find("\r\n\r\n") == std::string::npos) read_some();
+    if (in_.rfind("HTTP/1.1 101", 0) != 0) throw std::runtime_error("handshake refused");
+    in_.erase(0, in_.find("\r\n\r\n") + 4);
+    send("{\"name\":\"exocom.register-service\",\"sender\":\"" + role + "\",\"payload\":{\"ack\":true}}");
+    receive();  // exocom.registered: routing is ready
+    role_ = role;
+  }
+
+  void send(std::string_view json) {
+    out_.clear();
+    ws::append_frame(out_, ws::Opcode::text, json, kMask);
+    asio::write(socket_, asio::buffer(out_));
+  }
+  // Many frames in one write, as a batching client does.
+  void send_batch(const std::vector<std::string>& messages) {
+    out_.clear();
+    for (const auto& m : messages) ws::append_frame(out_, ws::Opcode::text, m, kMask);
+    asio::write(socket_, asio::buffer(out_));
+  }
+  std::string message(std::string_view name, std::string_view activity) const {
+    return "{\"name\":\"" + std::string(name) + "\",\"sender\":\"" + role_ + "\",\"id\":\"" + random_hex(8) +
+           "\",\"activityId\":\"" + std::string(activity) + "\",\"payload\":\"" + kPayload128 + "\"}";
+  }
+  std::string receive() {
+    while (messages_.empty()) pump();
+    std::string m = std::move(messages_.front());
+    messages_.pop_front();
+    return m;
+  }
+  // Counts messages without keeping them (throughput receivers).
+  size_t count_until(size_t total) {
+    counting_ = true;
+    while (counted_ < total) pump();
+    return counted_;
+  }
+
+ private:
+  struct Events : ws::Events {
+    RawClient& c;
+    explicit Events(RawClient& client) : c(client) {}
+    void on_text(std::string_view m) override {
+      if (c.counting_) ++c.counted_;
+      else c.messages_.emplace_back(m);
+    }
+    void on_binary(std::string_view) override {}
+    void on_close(uint16_t, std::string_view) override { throw std::runtime_error("closed by exocom"); }
+    void on_ping(std::string_view) override {}
+    void on_pong(std::string_view) override {}
+    void on_protocol_error(uint16_t, std::string_view r) override { throw std::runtime_error(std::string(r)); }
+  };
+  void read_some() {
+    char buf[256 * 1024];
+    size_t n = socket_.read_some(asio::buffer(buf));
+    in_.append(buf, n);
+  }
+  void pump() {
+    read_some();
+    Events e(*this);
+    size_t used = decoder_.feed(in_.data(), in_.size(), e);
+    in_.erase(0, used);
+  }
+  static constexpr uint8_t kMask[4] = {1, 2, 3, 4};
+  asio::io_context io_;
+  tcp::socket socket_;
+  std::string role_, in_, out_;
+  ws::Decoder decoder_{false, 64 << 20};
+  std::deque<std::string> messages_;
+  bool counting_ = false;
+  size_t counted_ = 0;
+};
+
+std::string activity_of(const std::string& text) {
+  wire::Envelope env;
+  std::string error;
+  if (!wire::scan(text, env, error)) throw std::runtime_error("bad message: " + error);
+  return std::string(env.activity_id);
+}
+
+// Answers every request with a reply in the same activity until `stop`.
+void exocom_responder(uint16_t port, std::atomic<bool>& ready, std::atomic<bool>& stop) {
+  RawClient c(port, "resp");
+  ready = true;
+  while (!stop) {
+    std::string req = c.receive();
+    if (req.find("\"bench.stop\"") != std::string::npos) break;
+    c.send(c.message("bench.pong", activity_of(req)));
+  }
+}
+
+Samples exocom_request_reply(RawClient& c, int n) {
+  Samples s;
+  for (int i = 0; i < n; ++i) {
+    std::string aid = random_hex(16);
+    auto t0 = Clock::now();
+    c.send(c.message("bench.ping", aid));
+    c.receive();
+    s.add(Clock::now() - t0);
+  }
+  return s;
+}
+
+// --- the NATS client --------------------------------------------------------------------------
+
+void check(natsStatus s, const char* what) {
+  if (s != NATS_OK) throw std::runtime_error(std::string(what) + ": " + natsStatus_GetText(s));
+}
+
+natsConnection* nats_connect(uint16_t port, bool send_asap) {
+  natsOptions* opts = nullptr;
+  check(natsOptions_Create(&opts), "options");
+  std::string url = "nats://127.0.0.1:" + std::to_string(port);
+  natsOptions_SetURL(opts, url.c_str());
+  natsOptions_SetSendAsap(opts, send_asap);
+  natsOptions_SetMaxPendingMsgs(opts, 10000000);
+  natsConnection* nc = nullptr;
+  check(natsConnection_Connect(&nc, opts), "connect");
+  natsOptions_Destroy(opts);
+  return nc;
+}
+
+void nats_responder(uint16_t port, std::atomic<bool>& ready, std::atomic<bool>& stop) {
+  natsConnection* nc = nats_connect(port, true);
+  natsSubscription* sub = nullptr;
+  check(natsConnection_SubscribeSync(&sub, nc, "bench.ping"), "subscribe");
+  natsSubscription_SetPendingLimits(sub, -1, -1);
+  natsConnection_Flush(nc);
+  ready = true;
+  while (!stop) {
+    natsMsg* msg = nullptr;
+    if (natsSubscription_NextMsg(&msg, sub, 200) != NATS_OK) continue;
+    if (natsMsg_GetReply(msg)) natsConnection_Publish(nc, natsMsg_GetReply(msg), kPayload128.data(), 128);
+    natsMsg_Destroy(msg);
+  }
+  natsSubscription_Destroy(sub);
+  natsConnection_Destroy(nc);
+}
+
+Samples nats_request_reply(natsConnection* nc, int n) {
+  Samples s;
+  for (int i = 0; i < n; ++i) {
+    natsMsg* reply = nullptr;
+    auto t0 = Clock::now();
+    check(natsConnection_Request(&reply, nc, "bench.ping", kPayload128.data(), 128, 5000), "request");
+    s.add(Clock::now() - t0);
+    natsMsg_Destroy(reply);
+  }
+  return s;
+}
+
+// --- the load shapes ---------------------------------------------------------------------------
+
+constexpr int kLatencyRounds = 20000;
+constexpr size_t kThroughputMessages = 200000;
+constexpr size_t kBatch = 128;
+constexpr int kThroughputRuns = 5;
+constexpr int kConcurrentClients = 50;
+constexpr int kConcurrentRounds = 400;
+
+void wait_for(std::atomic<bool>& flag) {
+  while (!flag) std::this_thread::sleep_for(1ms);
+}
+
+struct Pair {
+  double exocom, nats;
+};
+
+Pair latency(uint16_t exo_port, uint16_t nats_port, Samples& exo_samples, Samples& nats_samples) {
+  {
+    std::atomic<bool> ready{false}, stop{false};
+    std::thread responder(exocom_responder, exo_port, std::ref(ready), std::ref(stop));
+    wait_for(ready);
+    RawClient req(exo_port, "req");
+    exocom_request_reply(req, 2000);  // warm-up
+    exo_samples = exocom_request_reply(req, kLatencyRounds);
+    stop = true;
+    req.send(req.message("bench.stop", "stop"));
+    responder.join();
+  }
+  {
+    std::atomic<bool> ready{false}, stop{false};
+    std::thread responder(nats_responder, nats_port, std::ref(ready), std::ref(stop));
+    wait_for(ready);
+    natsConnection* nc = nats_connect(nats_port, true);
+    nats_request_reply(nc, 2000);
+    nats_samples = nats_request_reply(nc, kLatencyRounds);
+    stop = true;
+    responder.join();
+    natsConnection_Destroy(nc);
+  }
+  return {};
+}
+
+// Pipelined: one sender, `receivers` receiving roles (1 = 1→1, 4 = fan-out); messages per second
+// delivered to each receiver.
+double exocom_throughput(uint16_t port, int receivers) {
+  std::vector<std::thread> threads;
+  std::atomic<int> ready{0};
+  std::vector<double> done(static_cast<size_t>(receivers));
+  Clock::time_point start;
+  std::atomic<bool> started{false};
+  for (int r = 0; r < receivers; ++r) {
+    threads.emplace_back([&, r] {
+      RawClient c(port, "sink" + std::to_string(r + 1));
+      ++ready;
+      c.count_until(kThroughputMessages);
+      while (!started) std::this_thread::yield();
+      done[static_cast<size_t>(r)] = std::chrono::duration<double>(Clock::now() - start).count();
+    });
+  }
+  while (ready < receivers) std::this_thread::sleep_for(1ms);
+  RawClient src(port, "source");
+  std::vector<std::string> batch;
+  const char* subject = receivers == 1 ? "bench.one" : "bench.fan";
+  for (size_t i = 0; i < kBatch; ++i) batch.push_back(src.message(subject, random_hex(8)));
+  start = Clock::now();
+  started = true;
+  for (size_t sent = 0; sent < kThroughputMessages; sent += kBatch) src.send_batch(batch);
+  for (auto& t : threads) t.join();
+  return static_cast<double>(kThroughputMessages) / *std::max_element(done.begin(), done.end());
+}
+
+double nats_throughput(uint16_t port, int receivers) {
+  std::vector<natsConnection*> subs_nc;
+  std::vector<natsSubscription*> subs;
+  std::atomic<size_t> received{0};
+  std::atomic<int> finished{0};
+  Clock::time_point start;
+  std::vector<double> done(static_cast<size_t>(receivers));
+  struct Ctx {
+    std::atomic<size_t> count{0};
+    std::atomic<int>* finished;
+    double* done;
+    Clock::time_point* start;
+  };
+  std::vector<std::unique_ptr<Ctx>> ctx;
+  for (int r = 0; r < receivers; ++r) {
+    natsConnection* nc = nats_connect(port, false);
+    auto c = std::make_unique<Ctx>();
+    c->finished = &finished;
+    c->done = &done[static_cast<size_t>(r)];
+    c->start = &start;
+    natsSubscription* sub = nullptr;
+    check(natsConnection_Subscribe(
+              &sub, nc, receivers == 1 ? "bench.one" : "bench.fan",
+              [](natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+                auto* c = static_cast<Ctx*>(closure);
+                if (++c->count == kThroughputMessages) {
+                  *c->done = std::chrono::duration<double>(Clock::now() - *c->start).count();
+                  ++*c->finished;
+                }
+                natsMsg_Destroy(msg);
+              },
+              c.get()),
+          "subscribe");
+    natsSubscription_SetPendingLimits(sub, -1, -1);
+    natsConnection_Flush(nc);
+    subs_nc.push_back(nc);
+    subs.push_back(sub);
+    ctx.push_back(std::move(c));
+  }
+  natsConnection* pub = nats_connect(port, false);
+  start = Clock::now();
+  const char* subject = receivers == 1 ? "bench.one" : "bench.fan";
+  for (size_t i = 0; i < kThroughputMessages; ++i) natsConnection_Publish(pub, subject, kPayload128.data(), 128);
+  natsConnection_Flush(pub);
+  while (finished < receivers) std::this_thread::sleep_for(1ms);
+  (void)received;
+  for (auto* s : subs) natsSubscription_Destroy(s);
+  for (auto* nc : subs_nc) natsConnection_Destroy(nc);
+  natsConnection_Destroy(pub);
+  return static_cast<double>(kThroughputMessages) / *std::max_element(done.begin(), done.end());
+}
+
+// 50 clients, each doing request/reply in a loop against one responder.
+Samples exocom_concurrent(uint16_t port, double& per_second) {
+  std::atomic<bool> ready{false}, stop{false};
+  std::thread responder(exocom_responder, port, std::ref(ready), std::ref(stop));
+  wait_for(ready);
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < kConcurrentClients; ++i) clients.push_back(std::make_unique<RawClient>(port, "req"));
+  std::vector<Samples> samples(kConcurrentClients);
+  std::vector<std::thread> threads;
+  auto start = Clock::now();
+  for (int i = 0; i < kConcurrentClients; ++i)
+    threads.emplace_back([&, i] { samples[static_cast<size_t>(i)] = exocom_request_reply(*clients[static_cast<size_t>(i)], kConcurrentRounds); });
+  for (auto& t : threads) t.join();
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  per_second = kConcurrentClients * kConcurrentRounds / secs;
+  stop = true;
+  clients[0]->send(clients[0]->message("bench.stop", "stop"));
+  responder.join();
+  Samples all;
+  for (auto& s : samples) all.merge(s);
+  return all;
+}
+
+Samples nats_concurrent(uint16_t port, double& per_second) {
+  std::atomic<bool> ready{false}, stop{false};
+  std::thread responder(nats_responder, port, std::ref(ready), std::ref(stop));
+  wait_for(ready);
+  std::vector<natsConnection*> clients;
+  for (int i = 0; i < kConcurrentClients; ++i) clients.push_back(nats_connect(port, true));
+  std::vector<Samples> samples(kConcurrentClients);
+  std::vector<std::thread> threads;
+  auto start = Clock::now();
+  for (int i = 0; i < kConcurrentClients; ++i)
+    threads.emplace_back([&, i] { samples[static_cast<size_t>(i)] = nats_request_reply(clients[static_cast<size_t>(i)], kConcurrentRounds); });
+  for (auto& t : threads) t.join();
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  per_second = kConcurrentClients * kConcurrentRounds / secs;
+  stop = true;
+  responder.join();
+  for (auto* nc : clients) natsConnection_Destroy(nc);
+  Samples all;
+  for (auto& s : samples) all.merge(s);
+  return all;
+}
+
+// RSS of the server with 1,000 idle, registered connections.
+double exocom_idle_rss(uint16_t port, pid_t pid) {
+  std::vector<std::unique_ptr<RawClient>> idle;
+  for (int i = 0; i < 1000; ++i) idle.push_back(std::make_unique<RawClient>(port, "idle"));
+  std::this_thread::sleep_for(500ms);
+  return rss_mb(pid);
+}
+
+double nats_idle_rss(uint16_t port, pid_t pid) {
+  asio::io_context io;  // outlives the sockets
+  std::vector<std::unique_ptr<tcp::socket>> idle;
+  for (int i = 0; i < 1000; ++i) {
+    auto s = std::make_unique<tcp::socket>(io);
+    s->connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    std::string connect = "CONNECT {\"verbose\":false}\r\nSUB idle.x 1\r\nPING\r\n";
+    asio::write(*s, asio::buffer(connect));
+    idle.push_back(std::move(s));
+  }
+  std::this_thread::sleep_for(500ms);
+  return rss_mb(pid);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string exocom_binary = argc > 1 ? argv[1] : "build/release/src/exocom/exocom";
+  rlimit lim{};
+  getrlimit(RLIMIT_NOFILE, &lim);
+  lim.rlim_cur = lim.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &lim);
+
+  std::string routes = R"({"req":{"sends":["bench.ping","bench.stop"],"receives":["bench.pong"]},)"
+                       R"("resp":{"receives":["bench.ping","bench.stop"],"sends":["bench.pong"]},)"
+                       R"("source":{"sends":["bench.one","bench.fan"]},"sink1":{"receives":["bench.one","bench.fan"]},)"
+                       R"("sink2":{"receives":["bench.fan"]},"sink3":{"receives":["bench.fan"]},)"
+                       R"("sink4":{"receives":["bench.fan"]},"idle":{}})";
+  Server exocom = start_exocom(exocom_binary, routes);
+  Server nats = start_nats();
+  // `bus_bench <exocom> throughput`: only the 1→1 run, for profiling.
+  if (argc > 2 && std::string_view(argv[2]) == "throughput") {
+    if (argc > 3) std::this_thread::sleep_for(std::chrono::seconds(std::stoi(argv[3])));
+    for (int i = 0; i < 5; ++i)
+      report("throughput_1to1", "pipelined 1→1 throughput, 128 B (messages/s)", exocom_throughput(exocom.port, 1), 1, true);
+    return 0;
+  }
+
+  Samples exo_lat, nats_lat;
+  latency(exocom.port, nats.port, exo_lat, nats_lat);
+  report("latency_p50_us", "request/reply latency p50, 1 client, 128 B (µs)", exo_lat.percentile(50), nats_lat.percentile(50), false);
+  report("latency_p99_us", "request/reply latency p99, 1 client, 128 B (µs)", exo_lat.percentile(99), nats_lat.percentile(99), false);
+
+  // Throughput varies from run to run on two shared cores: five interleaved runs each, medians.
+  auto median_of = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  for (int receivers : {1, 4}) {
+    std::vector<double> exo_runs, nats_runs;
+    for (int i = 0; i < kThroughputRuns; ++i) {
+      exo_runs.push_back(exocom_throughput(exocom.port, receivers));
+      nats_runs.push_back(nats_throughput(nats.port, receivers));
+    }
+    if (receivers == 1)
+      report("throughput_1to1", "pipelined 1→1 throughput, 128 B (messages/s, median of 5)", median_of(exo_runs),
+             median_of(nats_runs), true);
+    else
+      report("throughput_fanout4", "fan-out 1→4 roles, 128 B (messages/s per receiver, median of 5)",
+             median_of(exo_runs), median_of(nats_runs), true);
+  }
+
+  double exo_rate = 0, nats_rate = 0;
+  Samples exo_c = exocom_concurrent(exocom.port, exo_rate);
+  Samples nats_c = nats_concurrent(nats.port, nats_rate);
+  report("concurrent50_rate", "50 concurrent request/reply clients (requests/s)", exo_rate, nats_rate, true);
+  report("concurrent50_p50_us", "50 concurrent clients, latency p50 (µs)", exo_c.percentile(50), nats_c.percentile(50), false);
+  report("concurrent50_p99_us", "50 concurrent clients, latency p99 (µs)", exo_c.percentile(99), nats_c.percentile(99), false);
+
+  // Fresh servers, so memory the load tests used does not count.
+  Server idle_exocom = start_exocom(exocom_binary, routes);
+  Server idle_nats = start_nats();
+  report("idle_rss_mb", "server RSS with 1,000 idle connections (MB)", exocom_idle_rss(idle_exocom.port, idle_exocom.pid),
+         nats_idle_rss(idle_nats.port, idle_nats.pid), false);
+  return 0;
+}
