@@ -203,7 +203,7 @@ Samples nats_request_reply(natsConnection* nc, int n) {
 constexpr int kLatencyRounds = 20000;
 constexpr size_t kThroughputMessages = 200000;
 constexpr size_t kBatch = 128;
-constexpr int kThroughputRuns = 5;
+constexpr int kThroughputRuns = 7;
 constexpr int kConcurrentClients = 50;
 constexpr int kConcurrentRounds = 400;
 
@@ -418,7 +418,7 @@ int main(int argc, char** argv) {
   report("latency_p50_us", "request/reply latency p50, 1 client, 128 B (µs)", exo_lat.percentile(50), nats_lat.percentile(50), false);
   report("latency_p99_us", "request/reply latency p99, 1 client, 128 B (µs)", exo_lat.percentile(99), nats_lat.percentile(99), false);
 
-  // Throughput varies from run to run on two shared cores: five interleaved runs each, medians.
+  // Throughput varies from run to run on two shared cores: seven interleaved runs each, medians.
   auto median_of = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
@@ -430,10 +430,10 @@ int main(int argc, char** argv) {
       nats_runs.push_back(nats_throughput(nats.port, receivers));
     }
     if (receivers == 1)
-      report("throughput_1to1", "pipelined 1→1 throughput, 128 B (messages/s, median of 5)", median_of(exo_runs),
+      report("throughput_1to1", "pipelined 1→1 throughput, 128 B (messages/s, median of 7)", median_of(exo_runs),
              median_of(nats_runs), true);
     else
-      report("throughput_fanout4", "fan-out 1→4 roles, 128 B (messages/s per receiver, median of 5)",
+      report("throughput_fanout4", "fan-out 1→4 roles, 128 B (messages/s per receiver, median of 7)",
              median_of(exo_runs), median_of(nats_runs), true);
   }
 

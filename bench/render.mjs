@@ -41,6 +41,8 @@ if (bus.length) {
   lines.push('');
 }
 
+lines.push(readFileSync(new URL('./notes.md', import.meta.url), 'utf8').trim(), '');
+
 for (const extra of readdirSync(dir).filter((f) => f.endsWith('.md')).sort()) {
   lines.push(readFileSync(join(dir, extra), 'utf8').trim(), '');
 }

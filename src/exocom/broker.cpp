@@ -110,6 +110,7 @@ void Broker::disconnected(Peer& peer, std::vector<Frame> undelivered) {
   EXO_ASSERT(r != nullptr);
   std::erase(r->instances, &peer);
   peer.registered_ = false;
+  peer.role_state_ = nullptr;
   log_.info("'" + peer.role_ + "' disconnected");
   now_ = Clock::now();
   // What the connection never wrote goes to another instance, or waits for the next one.
@@ -152,7 +153,7 @@ void Broker::message(Peer& peer, std::string_view text) {
     refuse(peer, &env, "reserved-name", "Service '" + peer.role_ + "' sent '" + std::string(env.name) + "'; names starting with 'exocom.' are reserved");
     return;
   }
-  RoleState* sender = role(peer.role_);
+  auto* sender = static_cast<RoleState*>(peer.role_state_);
   EXO_ASSERT(sender != nullptr);
   if (security_ && sender == security_) {
     if (env.name == "security request") return security_data_request(env);
@@ -341,6 +342,7 @@ void Broker::register_peer(Peer& peer, const wire::Envelope& env) {
       log_.info("Learned the routes of '" + requested + "' from its registration (--dev-open)");
     }
     peer.role_ = requested;
+    peer.role_state_ = r;
     peer.registered_ = true;
     peer.wants_ack_ = ack;
     peer.wants_errors_ = errors;
@@ -364,8 +366,12 @@ void Broker::refuse(Peer& peer, const wire::Envelope* env, std::string_view code
 }
 
 std::string_view Broker::timestamp() {
+  if (now_ - steady_base_ > std::chrono::seconds(1) || wall_base_.time_since_epoch().count() == 0) {
+    steady_base_ = Clock::now();
+    wall_base_ = std::chrono::system_clock::now();
+  }
+  auto now = wall_base_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(now_ - steady_base_);
   // The date and time of day change once a second; only the nanoseconds are formatted per message.
-  auto now = std::chrono::system_clock::now();
   auto secs = std::chrono::time_point_cast<std::chrono::seconds>(now);
   if (ts_cache_.empty() || secs != ts_cache_at_) {
     ts_cache_ = rfc3339_nanos(secs);

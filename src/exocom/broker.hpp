@@ -37,6 +37,7 @@ class Peer {
   friend class Broker;
   uint64_t id_;
   std::string role_;
+  void* role_state_ = nullptr;  // the broker's entry for role_, so routing skips a lookup
   bool registered_ = false;
   bool wants_ack_ = false;
   bool wants_errors_ = false;
@@ -166,6 +167,9 @@ class Broker {
   Clock::time_point now_ = Clock::now();
   std::string ts_cache_, ts_;
   std::chrono::time_point<std::chrono::system_clock, std::chrono::seconds> ts_cache_at_;
+  // Wall time is derived from the steady clock already read per message, re-synced each second.
+  std::chrono::system_clock::time_point wall_base_;
+  Clock::time_point steady_base_;
 };
 
 }  // namespace exo::exocom

@@ -563,3 +563,18 @@ TEST(ExocomShutdown, SigtermClosesEveryConnectionWith1001) {
   EXPECT_EQ(closed->code, 1001);
   EXPECT_EQ(bus.process().wait(), 0);
 }
+
+TEST(ExocomConfig, DefaultPortIs80) {
+  SpawnOptions o;
+  o.argv = {exocom_binary(), "--host", "127.0.0.1", "--dev-open"};
+  o.unset_env = {"PORT"};
+  Watched w(o);
+  // Either it listens on 80, or 80 is taken (or privileged) and it says so about port 80.
+  w.output().wait_for("port 80", 5s);
+  std::string text = w.output().text();
+  EXPECT_TRUE(text.find("ExoCom online at port 80\n") != std::string::npos ||
+              text.find("Error: port 80 is already in use") != std::string::npos ||
+              text.find("Error: no permission to listen on port 80") != std::string::npos)
+      << text;
+  w.stop();
+}
