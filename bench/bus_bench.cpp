@@ -24,6 +24,7 @@
 #include <nats/nats.h>
 
 #include "bench/bench_support.hpp"
+#include "exosphere/relay.hpp"
 #include "common/envelope.hpp"
 #include "common/ids.hpp"
 #include "common/websocket.hpp"
@@ -146,6 +147,35 @@ Samples exocom_request_reply(RawClient& c, int n) {
     c.send(c.message("bench.ping", aid));
     c.receive();
     s.add(Clock::now() - t0);
+  }
+  return s;
+}
+
+// The same request/reply through the SDK on both ends: a Relay requesting, a Relay handler replying.
+Samples sdk_request_reply(uint16_t port, int warmup, int n) {
+  auto config = [port](const char* role) {
+    exosphere::RelayConfig c;
+    c.host = "127.0.0.1";
+    c.port = port;
+    c.role = role;
+    return c;
+  };
+  exosphere::Relay responder(config("resp"));
+  responder.on("bench.ping", [&responder](const exosphere::Message& m) {
+    exosphere::SendOptions o;
+    o.activity_id = m.activity_id;
+    responder.send("bench.pong", m.payload, o);
+  });
+  responder.start();
+  exosphere::Relay requester(config("req"));
+  requester.start();
+  if (!responder.wait_online(5s) || !requester.wait_online(5s)) throw std::runtime_error("SDK relays did not connect");
+  exosphere::json::value payload(kPayload128);
+  Samples s;
+  for (int i = 0; i < warmup + n; ++i) {
+    auto t0 = Clock::now();
+    requester.request("bench.ping", payload, 5s).get();
+    if (i >= warmup) s.add(Clock::now() - t0);
   }
   return s;
 }
@@ -435,6 +465,16 @@ int main(int argc, char** argv) {
     else
       report("throughput_fanout4", "fan-out 1→4 roles, 128 B (messages/s per receiver, median of 7)",
              median_of(exo_runs), median_of(nats_runs), true);
+  }
+
+  // The SDK's own cost: the same round trip through libexosphere on both ends, against the raw client
+  // (measured again here, next to it).
+  {
+    Samples sdk = sdk_request_reply(exocom.port, 2000, kLatencyRounds);
+    Samples raw, unused;
+    latency(exocom.port, nats.port, raw, unused);
+    report("sdk_p50_us", "request/reply latency p50 through the SDK (µs)", sdk.percentile(50), raw.percentile(50), false, "raw");
+    report("sdk_p99_us", "request/reply latency p99 through the SDK (µs)", sdk.percentile(99), raw.percentile(99), false, "raw");
   }
 
   double exo_rate = 0, nats_rate = 0;

@@ -24,7 +24,9 @@ lines.push(`- kernel: ${sh('uname -r')}; compiler: ${sh('c++ --version | head -1
 lines.push(`- peer: ${sh('nats-server --version')} (Debian package), driven by cnats ${sh("dpkg-query -W -f='${Version}' libnats-dev")}`);
 lines.push('');
 
-const bus = read('bus.jsonl');
+const all = read('bus.jsonl');
+const bus = all.filter((r) => r.nats !== undefined);
+const sdk = all.filter((r) => r.raw !== undefined);
 if (bus.length) {
   lines.push('## ExoCom and NATS', '');
   lines.push('ExoCom (release build, `--quiet`) is driven by a raw Asio WebSocket client; nats-server by cnats,');
@@ -42,6 +44,20 @@ if (bus.length) {
 }
 
 lines.push(readFileSync(new URL('./notes.md', import.meta.url), 'utf8').trim(), '');
+
+if (sdk.length) {
+  lines.push('## The SDK against the raw client', '');
+  lines.push('The same request/reply through ExoCom, once with `exosphere::Relay` on both ends (a handler replying,');
+  lines.push('a future waiting) and once with the raw client of the table above, in the same run. Target: the SDK');
+  lines.push('adds at most 10%.', '');
+  lines.push('| measure | SDK | raw client | SDK/raw | target met |');
+  lines.push('|---|---:|---:|---:|:---:|');
+  for (const r of sdk) {
+    const ratio = r.exocom / r.raw;
+    lines.push(`| ${r.label} | ${fmt(r.exocom)} | ${fmt(r.raw)} | ${ratio.toFixed(2)} | ${ratio <= 1.1 ? 'yes' : 'no'} |`);
+  }
+  lines.push('');
+}
 
 for (const extra of readdirSync(dir).filter((f) => f.endsWith('.md')).sort()) {
   lines.push(readFileSync(join(dir, extra), 'utf8').trim(), '');

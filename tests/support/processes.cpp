@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <regex>
 #include <stdexcept>
@@ -84,7 +85,8 @@ std::string exocom_binary() { return std::string(EXO_BUILD_DIR) + "/src/exocom/e
 
 Exocom::Exocom(std::string service_data, std::vector<std::string> args, std::map<std::string, std::string> env) {
   SpawnOptions o;
-  o.argv = {exocom_binary(), "--host", "127.0.0.1", "--port", "0"};
+  o.argv = {exocom_binary(), "--host", "127.0.0.1"};
+  if (std::find(args.begin(), args.end(), "--port") == args.end()) o.argv.insert(o.argv.end(), {"--port", "0"});
   o.argv.insert(o.argv.end(), args.begin(), args.end());
   o.env = std::move(env);
   o.env["NO_COLOR"] = "1";

@@ -1,0 +1,54 @@
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "exosphere/relay.hpp"
+
+namespace exosphere {
+
+// What a handler gets besides the payload: the message, and ways to answer it.
+class Request {
+ public:
+  Request(Relay& relay, const Message& message) : relay_(relay), message_(message) {}
+  const Message& message() const { return message_; }
+  // A reply: same activity, same auth and security flag.
+  Message reply(const std::string& name, json::value payload = json::object());
+  // A new activity that keeps the auth of this one.
+  Message send(const std::string& name, json::value payload = nullptr);
+  std::future<Message> request(const std::string& name, json::value payload,
+                               std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+ private:
+  Relay& relay_;
+  const Message& message_;
+};
+
+// A service in a few lines: handlers by message name, an optional before-all hook, then run().
+class Service {
+ public:
+  using Handler = std::function<void(const json::value& payload, Request& request)>;
+
+  Service();  // configured from the environment (ROLE, EXOCOM_HOST, EXOCOM_PORT)
+  explicit Service(RelayConfig config);
+  ~Service();
+
+  // Runs once, before the service connects (open a database, ...). An exception stops run().
+  void before_all(std::function<void()> hook);
+  void on(const std::string& name, Handler handler);
+
+  // Runs the hook, connects, prints "online at port <EXOCOM_PORT>" once registered, and serves
+  // until SIGTERM or SIGINT; then closes cleanly. Returns the process exit code.
+  int run();
+  // Stops run() from another thread.
+  void stop();
+  Relay& relay() { return relay_; }
+
+ private:
+  Relay relay_;
+  std::function<void()> before_all_;
+  struct Stopper;
+  std::shared_ptr<Stopper> stopper_;
+};
+
+}  // namespace exosphere
