@@ -20,7 +20,15 @@ struct Command {
 const std::vector<Command>& commands();
 
 // One file per command under commands/, each defining its entry of the table.
+Command generate_command();
 Command lint_command();
+Command run_command();
 Command version_command();
+
+struct Workspace;
+// `exo run --docker`: docker compose with the generated file (commands/generate.cpp).
+int run_with_docker(const Workspace& ws, const std::vector<std::string>& only);
+// `exo generate terraform` (commands/deploy.cpp).
+int generate_terraform(const Args& args);
 
 }  // namespace exo::cli

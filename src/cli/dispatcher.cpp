@@ -10,7 +10,9 @@ namespace exo::cli {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
+      generate_command(),
       lint_command(),
+      run_command(),
       version_command(),
   };
   return table;

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,6 +46,61 @@ std::vector<std::string> build_env(const SpawnOptions& o) {
   out.reserve(merged.size());
   for (const auto& [k, v] : merged) out.push_back(k + "=" + v);
   return out;
+}
+
+// fork/exec for children that must not outlive this process: posix_spawn cannot ask for a
+// parent-death signal. Returns 0 or the errno of what failed.
+int spawn_tied(const SpawnOptions& o, std::vector<char*>& argv, std::vector<char*>& envp, int out, int err, int in,
+               pid_t& pid) {
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) return errno;
+  pid_t parent = getpid();
+  const char* cwd = o.cwd.empty() ? nullptr : o.cwd.c_str();
+  pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    ::close(report[0]);
+    ::close(report[1]);
+    return e;
+  }
+  if (pid == 0) {
+    // Only async-signal-safe calls from here to exec.
+    auto fail = [&](int e) {
+      (void)!::write(report[1], &e, sizeof e);
+      _exit(127);
+    };
+    if (o.new_process_group) setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);  // the parent died before the request took effect
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2}) signal(s, SIG_DFL);
+    if (out >= 0) {
+      dup2(out, 1);
+      dup2(err >= 0 ? err : out, 2);
+    }
+    if (in >= 0) dup2(in, 0);
+    else {
+      int null = ::open("/dev/null", O_RDONLY);
+      if (null >= 0) dup2(null, 0);
+    }
+    if (cwd && chdir(cwd) != 0) fail(errno);
+    execvpe(argv[0], argv.data(), envp.data());
+    fail(errno);
+  }
+  if (o.new_process_group) setpgid(pid, pid);  // no race with an early signal to the group
+  ::close(report[1]);
+  int e = 0;
+  ssize_t n;
+  while ((n = ::read(report[0], &e, sizeof e)) < 0 && errno == EINTR) {
+  }
+  ::close(report[0]);
+  if (n == sizeof e) {
+    waitpid(pid, nullptr, 0);
+    return e;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -104,7 +160,9 @@ Process::Process(const SpawnOptions& o) {
   argv.push_back(nullptr);
 
   pid_t pid = -1;
-  int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+  int rc = o.die_with_parent ? spawn_tied(o, argv, envp, out ? out->write : -1, o.merge_stderr ? -1 : (err ? err->write : -1),
+                                          in ? in->read : -1, pid)
+                             : posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   auto close_fd = [](int& fd) { if (fd >= 0) { ::close(fd); fd = -1; } };

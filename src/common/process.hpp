@@ -20,6 +20,7 @@ struct SpawnOptions {
   bool merge_stderr = false;                  // stderr into the stdout pipe
   bool stdin_pipe = false;                    // otherwise /dev/null
   bool new_process_group = true;              // so a stop reaches every grandchild too
+  bool die_with_parent = false;               // SIGKILL when this thread's process dies (even by SIGKILL)
 };
 
 // A child process. It owns its process group: destroying a still-running Process stops the whole

@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
+
+#include "common/files.hpp"
 #include <regex>
 #include <stdexcept>
 
@@ -79,6 +82,35 @@ std::optional<int> Watched::wait_exit(std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(10ms);
   }
   return std::nullopt;
+}
+
+std::vector<int> processes_with(std::string_view token) {
+  std::vector<int> found;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::string name = entry.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    int pid = std::stoi(name);
+    if (pid == getpid()) continue;
+    auto stat = exo::try_read_file(entry.path() / "stat");
+    if (!stat) continue;
+    auto close = stat->rfind(')');
+    if (close == std::string::npos || close + 2 >= stat->size() || (*stat)[close + 2] == 'Z') continue;
+    auto cmdline = exo::try_read_file(entry.path() / "cmdline").value_or("");
+    auto environ = exo::try_read_file(entry.path() / "environ").value_or("");
+    if (cmdline.find(token) != std::string::npos || environ.find(token) != std::string::npos) found.push_back(pid);
+  }
+  return found;
+}
+
+std::unique_ptr<Watched> start_exo(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                                   std::map<std::string, std::string> env) {
+  SpawnOptions o;
+  o.argv = {EXO_BINARY};
+  o.argv.insert(o.argv.end(), args.begin(), args.end());
+  o.cwd = cwd;
+  env.emplace("NO_COLOR", "1");
+  o.env = std::move(env);
+  return std::make_unique<Watched>(o);
 }
 
 std::string exocom_binary() { return std::string(EXO_BUILD_DIR) + "/src/exocom/exocom"; }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -73,6 +74,12 @@ class Exocom {
 };
 
 std::string exocom_binary();
+// Live (not zombie) processes whose command line or environment contains `token`: what a test
+// left behind.
+std::vector<int> processes_with(std::string_view token);
+// `exo` with arguments in `cwd`, its output watched (for commands that keep running, like run).
+std::unique_ptr<Watched> start_exo(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                                   std::map<std::string, std::string> env = {});
 // A plain HTTP/1.1 GET to 127.0.0.1:port; status 0 when nothing answers.
 std::pair<int, std::string> http_get(uint16_t port, std::string_view path, std::chrono::milliseconds timeout = 5s);
 

@@ -1,0 +1,99 @@
+#include <csignal>
+#include <filesystem>
+
+#include "cli/command.hpp"
+#include "cli/dispatcher.hpp"
+#include "cli/options.hpp"
+#include "cli/workspace.hpp"
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "common/process.hpp"
+#include "deploy/compose.hpp"
+
+namespace exo::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kHelp = R"(Usage: exo generate docker-compose [--check]
+
+Writes docker-compose.yml for the application: ExoCom, every service and its dependencies, with
+the environment exo run gives them. With --check nothing is written; the command exits with 1
+when the file is missing or out of date (for CI).
+
+This command must be run in the root directory of the application.
+)";
+
+int generate_compose(const Args& args) {
+  bool check = false;
+  Options("generate docker-compose").flag("--check", &check, "only check that the file is current").parse(args);
+  Workspace ws = load_workspace(fs::current_path());
+  std::string content = deploy::compose_file(ws.app, ws.services);
+  fs::path file = ws.app.root / "docker-compose.yml";
+  auto current = try_read_file(file);
+  if (check) {
+    if (current && *current == content) {
+      std::puts("docker-compose.yml is up to date");
+      return 0;
+    }
+    std::fprintf(stderr, "%s\n", (current ? "docker-compose.yml is out of date; run 'exo generate docker-compose'"
+                                          : "docker-compose.yml is missing; run 'exo generate docker-compose'"));
+    return 1;
+  }
+  write_file(file, content);
+  std::printf("wrote %s\n", display_path(file).c_str());
+  return 0;
+}
+
+int run_generate(const Args& args) {
+  static const std::vector<std::string> kinds = {"docker-compose", "terraform"};
+  if (args.empty()) throw UserError("exo generate: say what to generate: docker-compose or terraform");
+  auto kind = resolve_abbreviation(args[0], kinds);
+  if (!kind) throw UserError("exo generate: cannot generate '" + args[0] + "'; choose docker-compose or terraform");
+  Args rest(args.begin() + 1, args.end());
+  if (*kind == "docker-compose") return generate_compose(rest);
+  return generate_terraform(rest);
+}
+
+}  // namespace
+
+int run_with_docker(const Workspace& ws, const std::vector<std::string>& only) {
+  if (find_program("docker").empty())
+    throw UserError("exo run --docker needs Docker: install the docker CLI with the compose plugin, or run without --docker");
+  fs::path file = ws.app.root / "docker-compose.yml";
+  write_file(file, deploy::compose_file(ws.app, ws.services));
+  std::string project = deploy::project_name(ws.app.name);
+  std::vector<std::string> up = {"docker", "compose", "-f", file.string(), "-p", project, "up", "--build"};
+  up.insert(up.end(), only.begin(), only.end());
+  std::printf("Running %s with docker compose (%s)\n\n", ws.app.name.c_str(), display_path(file).c_str());
+  std::fflush(stdout);
+  // Ctrl-C reaches docker compose through the terminal's process group; exo waits and cleans up.
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  sigprocmask(SIG_BLOCK, &block, &old);
+  SpawnOptions o;
+  o.argv = up;
+  o.capture = false;
+  o.new_process_group = false;
+  Process compose(o);
+  int code = compose.wait();
+  SpawnOptions down = o;
+  down.argv = {"docker", "compose", "-f", file.string(), "-p", project, "down"};
+  Process(down).wait();
+  sigprocmask(SIG_SETMASK, &old, nullptr);
+  if (code == 0 || code == 128 + SIGINT || code == 130) {
+    std::puts("  shutting down ...");
+    return 0;
+  }
+  std::fprintf(stderr, "Error: docker compose exited with code %d\n", code);
+  return 1;
+}
+
+Command generate_command() {
+  return {"generate", "Generate docker-compose or terraform files", kHelp, run_generate};
+}
+
+}  // namespace exo::cli

@@ -1,0 +1,38 @@
+// The local process supervisor behind `exo run`: ExoCom, dependencies and services as child
+// processes, in dependency order, with readiness checks, one log stream and restart on change.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/log.hpp"
+#include "config/config.hpp"
+
+namespace exo::runner {
+
+struct RunOptions {
+  std::vector<std::string> only;     // show only these roles' lines (exo-run's own always show)
+  bool watch = true;                 // restart services when their files change
+  std::chrono::milliseconds debounce{100};
+  std::chrono::milliseconds stop_grace{3000};
+  std::filesystem::path exocom_binary;
+  std::map<std::string, std::string> extra_env;  // given to every service (e.g. where the SDK is)
+};
+
+// Runs the application until SIGINT/SIGTERM (exit code 0) or a fatal error (exit code 1).
+int run(const config::Application& app, const std::map<std::string, config::Service>& services,
+        const RunOptions& options, Logger& log);
+
+// Where `exo` finds what it came with: the exocom binary and the SDK's CMake package.
+struct Toolchain {
+  std::filesystem::path exocom;      // the exocom executable
+  std::filesystem::path sdk_prefix;  // a CMAKE_PREFIX_PATH entry with exosphereConfig.cmake
+  std::filesystem::path source_root; // templates and generic services
+  std::map<std::string, std::string> env() const;  // CMAKE_PREFIX_PATH and EXOSPHERE_* for children
+};
+Toolchain find_toolchain();
+
+}  // namespace exo::runner

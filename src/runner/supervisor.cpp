@@ -1,0 +1,641 @@
+// `exo run`: one thread, one event loop. Every child's output, its exit, file changes, timers and
+// signals are events; nothing blocks the loop for long.
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "common/process.hpp"
+#include "common/text.hpp"
+#include "common/time.hpp"
+#include "runner/ports.hpp"
+#include "runner/runner.hpp"
+#include "runner/watcher.hpp"
+
+namespace exo::runner {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using error_code = boost::system::error_code;
+
+namespace {
+
+constexpr std::string_view kRun = "exo-run";
+using Clock = std::chrono::steady_clock;
+
+// A running child: its process group, and its merged output turned into lines.
+struct Child {
+  Process process;
+  std::unique_ptr<asio::posix::stream_descriptor> output;
+  std::string partial;
+  std::function<void(const std::string&)> on_line;
+  std::function<void(int)> on_exit;
+  bool exited = false;
+};
+
+struct Unit {
+  enum class Kind { exocom, dependency, service };
+  enum class State { waiting, starting, ready, stopping, stopped };
+  std::string role;
+  Kind kind = Kind::service;
+  const config::Service* service = nullptr;
+  fs::path dir;
+  std::string command;
+  std::map<std::string, std::string> env;
+  std::string online_text;
+  config::HealthCheck health;
+  std::chrono::seconds timeout{60};
+  uint16_t port = 0;
+  std::vector<Unit*> needs;
+  State state = State::waiting;
+  std::shared_ptr<Child> child;
+  std::unique_ptr<asio::steady_timer> timer;
+  bool ever_ready = false;
+  bool restarting = false;           // stopped on purpose, to start again
+  std::optional<fs::path> pending_change;  // a change seen while restarting
+  std::unique_ptr<asio::steady_timer> debounce;
+  fs::path changed_path;
+  bool setup_needed = false;
+  int crashes = 0;  // in a row: a service that stays up 10 s starts counting again
+  Clock::time_point ready_since;
+  std::shared_ptr<Child> setup_job;
+  // Paths changed within the debounce window, with their first and last event.
+  std::map<fs::path, std::pair<std::string, std::string>> changes;
+};
+
+class Supervisor {
+ public:
+  Supervisor(const config::Application& app, const std::map<std::string, config::Service>& services,
+             const RunOptions& options, Logger& log)
+      : app_(app), services_(services), options_(options), log_(log) {}
+
+  Supervisor(const Supervisor&) = delete;
+
+  int run() {
+    build_units();
+    signals_.async_wait([this](const error_code& ec, int) {
+      if (!ec) shutdown(0);
+    });
+    watch_children();
+    if (options_.watch) start_watching();
+    start(*exocom_);
+    io_.run();
+    return exit_code_;
+  }
+
+ private:
+  // --- setting up --------------------------------------------------------------------------------
+
+  void build_units() {
+    auto exocom = std::make_unique<Unit>();
+    exocom->role = "exocom";
+    exocom->kind = Unit::Kind::exocom;
+    exocom->command = shell_quote(options_.exocom_binary.string()) + " --host 127.0.0.1 --port 0";
+    exocom->online_text = "ExoCom online at port ";
+    exocom->timeout = std::chrono::seconds(10);
+    std::map<std::string, config::Service> with_routes;
+    for (const auto& [role, s] : services_) with_routes.emplace(role, s);
+    exocom->env["SERVICE_DATA"] = config::to_service_data(config::compile_routes(app_, with_routes));
+    exocom->dir = app_.root;
+    exocom_ = exocom.get();
+    units_.push_back(std::move(exocom));
+
+    std::set<uint16_t> taken;
+    for (const auto& ref : app_.services) {
+      if (ref.location.empty())
+        throw UserError("'" + ref.role + "' runs the Docker image " + ref.docker_image +
+                        "; exo run starts local processes only, so run this application with 'exo run --docker'");
+      const config::Service& s = services_.at(ref.role);
+      if (s.startup.command.empty())
+        throw UserError(s.file + ": startup.command is missing; exo run needs it to start '" + ref.role + "'");
+      auto u = std::make_unique<Unit>();
+      u->role = ref.role;
+      u->service = &s;
+      u->dir = s.dir;
+      u->command = s.startup.command;
+      u->online_text = s.startup.online_text;
+      u->health = s.startup.health_check;
+      u->timeout = std::chrono::seconds(s.startup.timeout_seconds);
+      u->port = service_port(s, ref.role);
+      if (u->port && !taken.insert(u->port).second)
+        throw UserError(fmt::format("port {} is given to two services; change one of them in its service.yml", u->port));
+      u->needs.push_back(exocom_);
+      for (const auto& d : s.dependencies) u->needs.push_back(&dependency(d, ref.role));
+      units_.push_back(std::move(u));
+    }
+    for (auto& u : units_)
+      if (u->kind == Unit::Kind::service)
+        for (const auto& dep_role : app_.find(u->role)->depends_on) u->needs.push_back(find(dep_role));
+    check_cycles();
+  }
+
+  uint16_t service_port(const config::Service& s, const std::string& role) {
+    uint16_t port = static_cast<uint16_t>(s.port);
+    for (const auto& mapping : s.docker_ports) {
+      auto host = split(mapping, ':').front();
+      try {
+        port = static_cast<uint16_t>(std::stoi(host));
+      } catch (const std::exception&) {
+        throw UserError(s.file + ": docker.ports '" + mapping + "' is not <host port>:<container port>");
+      }
+      break;
+    }
+    if (port == 0) return free_port();
+    if (port_open(port))
+      throw UserError(fmt::format("port {} of '{}' is already in use; stop what uses it or change the port in {}", port,
+                                  role, s.file));
+    return port;
+  }
+
+  Unit& dependency(const config::ServiceDependency& d, const std::string& role) {
+    for (auto& u : units_)
+      if (u->kind == Unit::Kind::dependency && u->role == d.name) return *u;
+    if (d.command.empty())
+      throw UserError("dependency '" + d.name + "' of '" + role + "' is the Docker image " + d.image +
+                      (d.version.empty() ? "" : ":" + d.version) +
+                      "; give it a 'command' to run it locally, or use 'exo run --docker'");
+    auto u = std::make_unique<Unit>();
+    u->role = d.name;
+    u->kind = Unit::Kind::dependency;
+    u->command = d.command;
+    u->online_text = d.online_text;
+    u->env = d.environment;
+    u->dir = app_.root;
+    u->port = free_port();
+    units_.push_back(std::move(u));
+    return *units_.back();
+  }
+
+  Unit* find(const std::string& role) {
+    for (auto& u : units_)
+      if (u->role == role && u->kind == Unit::Kind::service) return u.get();
+    bug("unknown role after validation", __FILE__, __LINE__);
+  }
+
+  void check_cycles() {
+    std::map<Unit*, int> mark;
+    std::function<void(Unit*, std::vector<std::string>&)> visit = [&](Unit* u, std::vector<std::string>& path) {
+      if (mark[u] == 2) return;
+      path.push_back(u->role);
+      if (mark[u] == 1) throw UserError("services depend on each other in a circle: " + join(path, " → "));
+      mark[u] = 1;
+      for (Unit* n : u->needs) visit(n, path);
+      mark[u] = 2;
+      path.pop_back();
+    };
+    for (auto& u : units_) {
+      std::vector<std::string> path;
+      visit(u.get(), path);
+    }
+  }
+
+  std::map<std::string, std::string> environment(const Unit& u) {
+    std::map<std::string, std::string> env = options_.extra_env;
+    if (u.kind == Unit::Kind::exocom) {
+      env.insert(u.env.begin(), u.env.end());
+      return env;
+    }
+    if (u.service)
+      for (const auto& [k, v] : u.service->environment) env[k] = v;
+    for (const auto& [k, v] : u.env) env[k] = v;
+    env["EXOCOM_HOST"] = "127.0.0.1";
+    env["EXOCOM_PORT"] = std::to_string(exocom_port_);
+    if (u.port) env["PORT"] = std::to_string(u.port);
+    if (u.kind == Unit::Kind::service) {
+      env["ROLE"] = u.role;
+      for (const Unit* n : u.needs)
+        if (n->kind == Unit::Kind::dependency) {
+          env[env_name(n->role)] = "127.0.0.1";
+          env[env_name(n->role) + "_PORT"] = std::to_string(n->port);
+        }
+      for (const auto& other : units_)
+        if (other->kind == Unit::Kind::service && other->port)
+          env[env_name(other->role) + "_INTERNAL_ORIGIN"] = fmt::format("http://127.0.0.1:{}", other->port);
+    }
+    return env;
+  }
+
+  // --- starting --------------------------------------------------------------------------------
+
+  void start(Unit& u) {
+    u.state = Unit::State::starting;
+    SpawnOptions o;
+    o.argv = shell(u.command);
+    o.cwd = u.dir;
+    o.env = environment(u);
+    o.merge_stderr = true;
+    o.die_with_parent = true;
+    auto child = std::make_shared<Child>();
+    try {
+      child->process = Process(o);
+    } catch (const UserError& e) {
+      log_.error(kRun, "'" + u.role + "' could not start: " + e.what());
+      return shutdown(1);
+    }
+    child->on_line = [this, &u](const std::string& line) { on_line(u, line); };
+    child->on_exit = [this, &u, c = child.get()](int code) { on_exit(u, *c, code); };
+    u.child = child;
+    attach(child);
+    if (u.online_text.empty() && u.health.empty()) return ready(u);
+    u.timer = std::make_unique<asio::steady_timer>(io_);
+    poll_health(u, Clock::now() + u.timeout, child.get());
+  }
+
+  // Health checks poll every 100 ms; the same timer enforces the start timeout.
+  void poll_health(Unit& u, Clock::time_point deadline, Child* child) {
+    u.timer->expires_after(std::chrono::milliseconds(100));
+    u.timer->async_wait([this, &u, deadline, child](const error_code& ec) {
+      if (ec || u.state != Unit::State::starting || u.child.get() != child) return;
+      if (!u.health.empty()) {
+        bool up = u.health.tcp ? port_open(u.port) : [&] {
+          int status = http_status(u.port, u.health.http_path);
+          return status >= 200 && status < 400;
+        }();
+        if (up) return ready(u);
+      }
+      if (Clock::now() > deadline) {
+        std::string what = !u.online_text.empty() ? "it never printed \"" + u.online_text + "\""
+                           : u.health.tcp         ? fmt::format("nothing accepted connections on port {}", u.port)
+                                                  : fmt::format("GET http://127.0.0.1:{}{} never answered 2xx", u.port,
+                                                                u.health.http_path);
+        log_.error(kRun, fmt::format("'{}' did not become ready within {}s: {}", u.role, u.timeout.count(), what));
+        return shutdown(1);
+      }
+      poll_health(u, deadline, child);
+    });
+  }
+
+  void on_line(Unit& u, const std::string& line) {
+    if (shown(u.role)) log_.log(u.role, line);
+    if (u.state == Unit::State::starting && !u.online_text.empty() && line.find(u.online_text) != std::string::npos) {
+      if (u.kind == Unit::Kind::exocom) exocom_port_ = static_cast<uint16_t>(std::stoi(line.substr(line.find(u.online_text) + u.online_text.size())));
+      ready(u);
+    }
+  }
+
+  bool shown(const std::string& role) const {
+    return options_.only.empty() || std::find(options_.only.begin(), options_.only.end(), role) != options_.only.end();
+  }
+
+  void ready(Unit& u) {
+    u.state = Unit::State::ready;
+    u.ready_since = Clock::now();
+    if (u.timer) u.timer->cancel();
+    if (u.kind == Unit::Kind::service) {
+      if (u.restarting || u.ever_ready) {
+        log_.log(kRun, "'" + u.role + "' restarted successfully");
+      } else {
+        log_.log(u.role, "'" + u.role + "' is running");
+      }
+    } else if (u.kind == Unit::Kind::exocom) {
+      log_.log(kRun, fmt::format("ExoCom is running at port {}", exocom_port_));
+    } else {
+      log_.log(kRun, "dependency '" + u.role + "' is running");
+    }
+    u.ever_ready = true;
+    u.restarting = false;
+    if (u.pending_change) {
+      auto path = *u.pending_change;
+      u.pending_change.reset();
+      changed(u, path, "changed");
+    }
+    start_what_can_start();
+    if (!announced_ && std::all_of(units_.begin(), units_.end(), [](const auto& x) { return x->ever_ready; })) {
+      announced_ = true;
+      log_.log(kRun, "all services online");
+    }
+  }
+
+  void start_what_can_start() {
+    if (shutting_down_) return;
+    for (auto& u : units_) {
+      if (u->state != Unit::State::waiting) continue;
+      if (std::all_of(u->needs.begin(), u->needs.end(), [](Unit* n) { return n->ever_ready; })) start(*u);
+    }
+  }
+
+  // --- children ----------------------------------------------------------------------------------
+
+  void attach(const std::shared_ptr<Child>& child) {
+    int fd = child->process.release_stdout();
+    child->output = std::make_unique<asio::posix::stream_descriptor>(io_, fd);
+    children_.push_back(child);
+    read_output(child);
+  }
+
+  void read_output(const std::shared_ptr<Child>& child) {
+    auto buf = std::make_shared<std::array<char, 8192>>();
+    child->output->async_read_some(asio::buffer(*buf), [this, child, buf](const error_code& ec, size_t n) {
+      if (ec) return flush_partial(*child);
+      take_output(*child, std::string_view(buf->data(), n));
+      read_output(child);
+    });
+  }
+
+  void take_output(Child& c, std::string_view data) {
+    c.partial.append(data);
+    size_t start = 0;
+    for (size_t nl; (nl = c.partial.find('\n', start)) != std::string::npos; start = nl + 1) {
+      std::string line = c.partial.substr(start, nl - start);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (c.on_line) c.on_line(line);
+    }
+    c.partial.erase(0, start);
+    if (c.partial.size() > 65536) {  // a line without end: show it in pieces rather than hold it
+      if (c.on_line) c.on_line(c.partial);
+      c.partial.clear();
+    }
+  }
+
+  void flush_partial(Child& c) {
+    if (!c.partial.empty() && c.on_line) c.on_line(c.partial);
+    c.partial.clear();
+  }
+
+  void watch_children() {
+    children_signal_.async_wait([this](const error_code& ec, int) {
+      if (ec) return;
+      reap();
+      watch_children();
+    });
+  }
+
+  void reap() {
+    std::vector<std::pair<std::shared_ptr<Child>, int>> exited;
+    for (auto it = children_.begin(); it != children_.end();) {
+      if (auto code = (*it)->process.poll()) {
+        exited.emplace_back(*it, *code);
+        it = children_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& [child, code] : exited) {
+      child->exited = true;
+      // Whatever it wrote before exiting is shown before its exit is reported.
+      if (child->output) {
+        char buf[8192];
+        error_code ec;
+        child->output->non_blocking(true, ec);
+        while (true) {
+          size_t n = child->output->read_some(asio::buffer(buf), ec);
+          if (ec || n == 0) break;
+          take_output(*child, std::string_view(buf, n));
+        }
+        flush_partial(*child);
+        child->output->close(ec);
+      }
+      child->process.signal(SIGKILL);  // anything it left behind in its group
+      if (child->on_exit) child->on_exit(code);
+    }
+    if (shutting_down_) continue_shutdown();
+  }
+
+  void on_exit(Unit& u, Child& c, int code) {
+    if (u.child.get() != &c) return;
+    if (u.timer) u.timer->cancel();
+    bool was_stopping = u.state == Unit::State::stopping;
+    u.state = Unit::State::stopped;
+    if (shutting_down_) return;
+    if (was_stopping && u.restarting) return start(u);
+    log_.log(kRun, fmt::format("{} exited with code {}", u.role, code));
+    if (!u.ever_ready && (code == 126 || code == 127)) {
+      std::string where = u.service ? u.service->file : std::string("application.yml");
+      log_.error(kRun, fmt::format("'{}' could not start: its command {} ({}); fix startup.command in {}", u.role,
+                                   code == 127 ? "was not found" : "is not executable", u.command, where));
+      return shutdown(1);
+    }
+    if (u.kind != Unit::Kind::service) {
+      log_.error(kRun, (u.kind == Unit::Kind::exocom ? std::string("ExoCom") : "dependency '" + u.role + "'") +
+                           " stopped; the application cannot run without it");
+      return shutdown(1);
+    }
+    if (u.service->restart.on_failure) {
+      if (Clock::now() - u.ready_since > std::chrono::seconds(10)) u.crashes = 0;
+      if (u.crashes >= u.service->restart.max_restarts) {
+        log_.error(kRun, fmt::format("'{}' crashed {} times in a row; giving up on it", u.role, u.crashes));
+        return;
+      }
+      auto delay = std::chrono::milliseconds(250) * (1 << std::min(u.crashes, 6));
+      ++u.crashes;
+      log_.log(kRun, fmt::format("restarting '{}' in {}ms (restart: on-failure)", u.role, delay.count()));
+      u.timer = std::make_unique<asio::steady_timer>(io_, delay);
+      u.timer->async_wait([this, &u](const error_code& ec) {
+        if (!ec && !shutting_down_) {
+          u.restarting = true;
+          start(u);
+        }
+      });
+    }
+  }
+
+  // Stops a unit: SIGTERM to its group now, SIGKILL after the grace period.
+  void stop(Unit& u) {
+    if (!u.child || u.child->exited) {
+      u.state = Unit::State::stopped;
+      return;
+    }
+    u.state = Unit::State::stopping;
+    u.child->process.signal(SIGTERM);
+    auto child = u.child;
+    auto kill = std::make_shared<asio::steady_timer>(io_, options_.stop_grace);
+    kill->async_wait([child, kill](const error_code& ec) {
+      if (!ec && !child->exited) child->process.signal(SIGKILL);
+    });
+  }
+
+  // --- restart on change ---------------------------------------------------------------------------
+
+  void start_watching() {
+    watcher_ = std::make_unique<Watcher>();
+    for (auto& u : units_)
+      if (u->kind == Unit::Kind::service) watcher_->add(u->role, u->dir, u->service->restart.ignore);
+    watch_descriptor_ = std::make_unique<asio::posix::stream_descriptor>(io_, ::dup(watcher_->fd()));
+    wait_for_changes();
+  }
+
+  void wait_for_changes() {
+    watch_descriptor_->async_wait(asio::posix::stream_descriptor::wait_read, [this](const error_code& ec) {
+      if (ec) return;
+      watcher_->read([this](const std::string& role, const fs::path& path, const char* what) {
+        changed(*find(role), path, what);
+      });
+      wait_for_changes();
+    });
+  }
+
+  void changed(Unit& u, const fs::path& path, const char* what) {
+    if (shutting_down_ || !u.ever_ready) return;
+    if (u.restarting || u.setup_job) {
+      u.pending_change = path;
+      return;
+    }
+    auto [it, fresh] = u.changes.try_emplace(path, what, what);
+    if (!fresh) it->second.second = what;
+    // Editors write in bursts: act once things are quiet.
+    if (!u.debounce) u.debounce = std::make_unique<asio::steady_timer>(io_);
+    u.debounce->expires_after(options_.debounce);
+    u.debounce->async_wait([this, &u](const error_code& ec) {
+      if (!ec) settle(u);
+    });
+  }
+
+  // The burst is over. Files that appeared and vanished within it (an editor's or tool's temporary
+  // file saved by rename) are no change at all.
+  void settle(Unit& u) {
+    auto changes = std::move(u.changes);
+    u.changes.clear();
+    std::error_code ec;
+    std::optional<std::pair<fs::path, std::string>> last;
+    const auto& setup_on = u.service->restart.setup_on;
+    for (const auto& [path, events] : changes) {
+      if (events.first == "created" && !fs::exists(path, ec)) continue;
+      last = {path, events.second};
+      std::string rel = path.lexically_relative(u.dir).generic_string();
+      if (!u.service->setup.empty() &&
+          (setup_on.empty() || std::any_of(setup_on.begin(), setup_on.end(), [&](const auto& g) { return glob_match(g, rel); })))
+        u.setup_needed = true;
+    }
+    if (!last) return;
+    u.changed_path = last->first;
+    change_what_ = last->second;
+    restart_for_change(u);
+  }
+
+  void restart_for_change(Unit& u) {
+    log_.log(kRun, fmt::format("Restarting service '{}' because {} was {}", u.role, u.changed_path.string(), change_what_));
+    if (u.changed_path.filename() == "service.yml") reload(u);
+    if (u.setup_needed) {
+      u.setup_needed = false;
+      return run_setup(u);
+    }
+    u.restarting = true;
+    stop(u);
+  }
+
+  // A changed service.yml takes effect with the restart (its routes need a new exo run).
+  void reload(Unit& u) {
+    try {
+      config::Warnings warnings;
+      config::Service fresh = config::load_service(u.dir, warnings);
+      for (const auto& w : warnings.lines) log_.log(kRun, "Warning: " + w);
+      if (fresh.startup.command.empty()) throw UserError(fresh.file + ": startup.command is missing");
+      services_[u.role] = std::move(fresh);
+      const config::Service& s = services_.at(u.role);
+      u.service = &s;
+      u.command = s.startup.command;
+      u.online_text = s.startup.online_text;
+      u.health = s.startup.health_check;
+      u.timeout = std::chrono::seconds(s.startup.timeout_seconds);
+    } catch (const UserError& e) {
+      log_.error(kRun, std::string(e.what()) + "; keeping the previous settings of '" + u.role + "'");
+    }
+  }
+
+  // Rebuilds while the old version keeps serving; restarts only when the build succeeded.
+  void run_setup(Unit& u) {
+    SpawnOptions o;
+    o.argv = shell(u.service->setup);
+    o.cwd = u.dir;
+    o.env = options_.extra_env;
+    o.merge_stderr = true;
+    o.die_with_parent = true;
+    auto job = std::make_shared<Child>();
+    try {
+      job->process = Process(o);
+    } catch (const UserError& e) {
+      log_.error(kRun, "setup of '" + u.role + "' could not start: " + e.what());
+      return;
+    }
+    job->on_line = [this, &u](const std::string& line) {
+      if (shown(u.role)) log_.log(u.role, line);
+    };
+    job->on_exit = [this, &u](int code) {
+      u.setup_job.reset();
+      if (shutting_down_) return;
+      if (code != 0) {
+        log_.error(kRun, fmt::format("setup of '{}' failed with exit code {}; it keeps running the previous version",
+                                     u.role, code));
+        return;
+      }
+      u.restarting = true;
+      stop(u);
+    };
+    u.setup_job = job;
+    attach(job);
+  }
+
+  // --- shutting down -------------------------------------------------------------------------------
+
+  void shutdown(int code) {
+    if (shutting_down_) return;
+    shutting_down_ = true;
+    exit_code_ = code;
+    if (code == 0) log_.log(kRun, "shutting down ...");
+    else log_.log(kRun, "stopping everything ...");
+    signals_.cancel();
+    if (watch_descriptor_) watch_descriptor_->close();
+    for (auto& u : units_) {
+      if (u->timer) u->timer->cancel();
+      if (u->debounce) u->debounce->cancel();
+    }
+    // Services first, while the bus still runs; ExoCom last.
+    for (auto& u : units_)
+      if (u->kind != Unit::Kind::exocom) stop(*u);
+    for (auto& u : units_)
+      if (u->setup_job && !u->setup_job->exited) u->setup_job->process.signal(SIGTERM);
+    continue_shutdown();
+  }
+
+  void continue_shutdown() {
+    bool others_running = std::any_of(children_.begin(), children_.end(),
+                                      [&](const auto& c) { return !exocom_->child || c != exocom_->child; });
+    if (others_running) return;
+    if (exocom_->child && !exocom_->child->exited) {
+      if (exocom_->state != Unit::State::stopping) stop(*exocom_);
+      return;
+    }
+    io_.stop();
+  }
+
+  const config::Application& app_;
+  std::map<std::string, config::Service> services_;  // a copy: service.yml may change while running
+  RunOptions options_;
+  Logger& log_;
+  asio::io_context io_{1};
+  asio::signal_set signals_{io_, SIGINT, SIGTERM};
+  asio::signal_set children_signal_{io_, SIGCHLD};
+  std::vector<std::unique_ptr<Unit>> units_;
+  Unit* exocom_ = nullptr;
+  uint16_t exocom_port_ = 0;
+  std::vector<std::shared_ptr<Child>> children_;
+  std::unique_ptr<Watcher> watcher_;
+  std::unique_ptr<asio::posix::stream_descriptor> watch_descriptor_;
+  std::string change_what_ = "changed";
+  bool announced_ = false;
+  bool shutting_down_ = false;
+  int exit_code_ = 0;
+};
+
+}  // namespace
+
+int run(const config::Application& app, const std::map<std::string, config::Service>& services,
+        const RunOptions& options, Logger& log) {
+  log.raw("Running " + app.name + (app.version.empty() ? "" : " " + app.version) + "\n");
+  Supervisor supervisor(app, services, options, log);
+  return supervisor.run();
+}
+
+}  // namespace exo::runner

@@ -1,0 +1,102 @@
+#include "runner/watcher.hpp"
+
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/error.hpp"
+#include "common/text.hpp"
+
+namespace exo::runner {
+
+namespace fs = std::filesystem;
+
+namespace {
+// Folders that builds and package managers write to: changes there are never the user's edits.
+bool build_folder(const std::string& name) {
+  return name == "build" || name == "node_modules" || name == "target" || name == "dist" || name == "tmp" ||
+         name.rfind("cmake-build", 0) == 0;
+}
+constexpr uint32_t kMask = IN_CREATE | IN_MODIFY | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE;
+}  // namespace
+
+Watcher::Watcher() {
+  fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd_ < 0) throw UserError(std::string("cannot watch files (inotify): ") + std::strerror(errno));
+}
+
+Watcher::~Watcher() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void Watcher::add(const std::string& role, const fs::path& dir, std::vector<std::string> ignore) {
+  roots_[role] = {dir, std::move(ignore)};
+  watch_tree(role, dir, dir);
+}
+
+bool Watcher::ignored(const std::string& role, const fs::path& rel) const {
+  for (const auto& part : rel) {
+    std::string name = part.string();
+    if (!name.empty() && name[0] == '.') return true;
+    if (build_folder(name)) return true;
+  }
+  auto it = roots_.find(role);
+  if (it == roots_.end()) return false;
+  std::string path = rel.generic_string();
+  for (const auto& glob : it->second.ignore)
+    if (glob_match(glob, path)) return true;
+  return false;
+}
+
+void Watcher::watch_tree(const std::string& role, const fs::path& root, const fs::path& dir) {
+  if (dir != root && ignored(role, dir.lexically_relative(root))) return;
+  int wd = inotify_add_watch(fd_, dir.c_str(), kMask);
+  if (wd < 0) {
+    if (errno == ENOSPC)
+      throw UserError("too many folders to watch; raise fs.inotify.max_user_watches or add restart.ignore globs");
+    return;  // vanished meanwhile
+  }
+  watches_[wd] = {role, dir};
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_directory(ec) && !it->is_symlink(ec)) watch_tree(role, root, it->path());
+}
+
+void Watcher::read(const std::function<void(const std::string&, const fs::path&, const char*)>& changed) {
+  alignas(inotify_event) char buf[16384];
+  while (true) {
+    ssize_t n = ::read(fd_, buf, sizeof buf);
+    if (n <= 0) return;
+    for (char* p = buf; p < buf + n;) {
+      auto* e = reinterpret_cast<inotify_event*>(p);
+      p += sizeof(inotify_event) + e->len;
+      auto w = watches_.find(e->wd);
+      if (w == watches_.end()) continue;
+      if (e->mask & IN_IGNORED) {
+        watches_.erase(w);
+        continue;
+      }
+      if (e->len == 0) continue;
+      fs::path path = w->second.dir / e->name;
+      const std::string& role = w->second.role;
+      const fs::path& root = roots_[role].dir;
+      if (ignored(role, path.lexically_relative(root))) continue;
+      if ((e->mask & IN_ISDIR) && (e->mask & (IN_CREATE | IN_MOVED_TO))) {
+        watch_tree(role, root, path);
+        // Files made in the new folder before its watch existed would go unseen: report them now.
+        std::error_code ec;
+        for (fs::recursive_directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec))
+          if (!it->is_directory(ec) && !ignored(role, it->path().lexically_relative(root)))
+            changed(role, it->path(), "created");
+      }
+      const char* what = (e->mask & (IN_CREATE | IN_MOVED_TO)) ? "created"
+                         : (e->mask & (IN_DELETE | IN_MOVED_FROM)) ? "deleted"
+                                                                   : "changed";
+      changed(role, path, what);
+    }
+  }
+}
+
+}  // namespace exo::runner

@@ -1,0 +1,305 @@
+// `exo run` as a user runs it, on small applications whose services are shell commands. Every
+// scenario ends by checking that no process it started is left.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <thread>
+
+#include "common/ids.hpp"
+#include "support/processes.hpp"
+#include "support/test_support.hpp"
+
+using namespace exo;
+using namespace exo::test;
+
+namespace {
+
+// An application in a temp folder; every process it starts carries a token in its environment.
+struct App {
+  Sandbox box;
+  std::string token = "EXO_TEST_TOKEN=" + random_hex(8);
+  App() {
+    box.write("application.yml", R"(
+      name: demo
+      services:
+        public:
+          web:
+            location: ./web
+        private:
+          users:
+            location: ./users
+    )");
+    service("web", "echo \"web on $PORT\"; echo web ready; exec sleep 600", "web ready");
+    service("users", "echo users ready; exec sleep 600", "users ready");
+  }
+  void service(const std::string& role, const std::string& command, const std::string& online_text,
+               const std::string& extra = "") {
+    box.write(role + "/service.yml", "startup:\n  command: '" + command + "'\n  online-text: " + online_text + "\n" + extra);
+  }
+  std::unique_ptr<Watched> run(std::vector<std::string> args = {}) {
+    std::vector<std::string> argv = {"run"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto eq = token.find('=');
+    return start_exo(argv, box.path(), {{token.substr(0, eq), token.substr(eq + 1)}});
+  }
+  ~App() {
+    // Nothing may outlive exo run.
+    for (int i = 0; i < 100 && !processes_with(token).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_TRUE(processes_with(token).empty()) << "processes left behind";
+    for (int pid : processes_with(token)) ::kill(pid, SIGKILL);
+  }
+};
+
+void ctrl_c(Watched& exo) {
+  exo.signal(SIGINT);
+  auto code = exo.wait_exit(15s);
+  ASSERT_TRUE(code.has_value()) << "exo run did not stop";
+  EXPECT_EQ(*code, 0) << exo.output().text();
+}
+
+}  // namespace
+
+TEST(ExoRun, StartsEverythingAndStopsOnCtrlC) {
+  App app;
+  auto exo = app.run();
+  ASSERT_NE(exo->output().wait_for("all services online", 20s), std::string::npos) << exo->output().text();
+  std::string out = exo->output().text();
+  EXPECT_NE(out.find("Running demo"), std::string::npos);
+  EXPECT_NE(out.find("ExoCom is running at port"), std::string::npos);
+  EXPECT_NE(out.find("       web  'web' is running"), std::string::npos) << out;
+  EXPECT_NE(out.find("     users  'users' is running"), std::string::npos) << out;
+  EXPECT_NE(out.find("       web  web on "), std::string::npos);
+  ctrl_c(*exo);
+  EXPECT_NE(exo->output().text().find("exo-run  shutting down ..."), std::string::npos);
+}
+
+TEST(ExoRun, SigtermStopsEverythingToo) {
+  App app;
+  auto exo = app.run();
+  ASSERT_NE(exo->output().wait_for("all services online", 20s), std::string::npos);
+  exo->signal(SIGTERM);
+  auto code = exo->wait_exit(15s);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0);
+}
+
+TEST(ExoRun, GivesEachServiceItsEnvironment) {
+  App app;
+  app.service("web", "echo \"ROLE=$ROLE HOST=$EXOCOM_HOST PORT=$PORT USERS=$USERS_INTERNAL_ORIGIN\"; echo ok web; exec sleep 600", "ok web");
+  app.box.write("users/service.yml", "port: 4711\nstartup:\n  command: echo ok users; exec sleep 600\n  online-text: ok users\n");
+  auto exo = app.run();
+  ASSERT_NE(exo->output().wait_for("all services online", 20s), std::string::npos) << exo->output().text();
+  std::string out = exo->output().text();
+  EXPECT_NE(out.find("ROLE=web HOST=127.0.0.1 PORT="), std::string::npos) << out;
+  EXPECT_NE(out.find("USERS=http://127.0.0.1:4711"), std::string::npos) << out;
+  ctrl_c(*exo);
+}
+
+TEST(ExoRun, DependantsStartAfterWhatTheyDependOn) {
+  App app;
+  app.box.write("application.yml", R"(
+    name: demo
+    services:
+      public:
+        web:
+          location: ./web
+          depends-on: [users]
+      private:
+        users:
+          location: ./users
+  )");
+  app.service("users", "sleep 1; echo users ready; exec sleep 600", "users ready");
+  auto exo = app.run();
+  ASSERT_NE(exo->output().wait_for("all services online", 20s), std::string::npos) << exo->output().text();
+  std::string out = exo->output().text();
+  EXPECT_LT(out.find("'users' is running"), out.find("web on ")) << out;
+  ctrl_c(*exo);
+}
+
+TEST(ExoRun, HealthChecksInsteadOfOnlineText) {
+  App app;
+  app.box.write("web/service.yml", R"yaml(
+    startup:
+      command: node -e "require('http').createServer((q, s) => s.end('ok')).listen(process.env.PORT)"
+      health-check:
+        http: /status
+  )yaml");
+  app.box.write("users/service.yml", R"yaml(
+    startup:
+      command: node -e "require('net').createServer(() => {}).listen(process.env.PORT)"
+      health-check:
+        tcp: true
+  )yaml");
+  auto exo = app.run();
+  ASSERT_NE(exo->output().wait_for("all services online", 20s), std::string::npos) << exo->output().text();
+  ctrl_c(*exo);
+}
+
+TEST(ExoRun, AServiceThatNeverBecomesReady) {
+  App app;
+  app.box.write("users/service.yml", "startup:\n  command: exec sleep 600\n  online-text: never printed\n  timeout: 1\n");
+  auto exo = app.run();
+  auto code = exo->wait_exit(20s);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 1);
+  EXPECT_NE(exo->output().text().find("'users' did not become ready within 1s: it never printed \"never printed\""),
+            std::string::npos)
+      << exo->output().text();
+}
+
+TEST(ExoRun, ACommandThatDoesNotExist) {
+  App app;
+  app.service("users", "no-such-command-anywhere --flag", "ready");
+  auto exo = app.run();
+  auto code = exo->wait_exit(20s);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 1);
+  std::string out = exo->output().text();
+  EXPECT_NE(out.find("users exited with code 127"), std::string::npos) << out;
+  EXPECT_NE(out.find("'users' could not start: its command was not found (no-such-command-anywhere --flag); fix "
+                     "startup.command in users/service.yml"),
+            std::string::npos)
+      << out;
+}
+
+TEST(ExoRun, ACrashIsReportedAndTheRestKeepsRunning) {
+  App app;
+  app.service("users", "echo users ready; sleep 0.5; echo Bang!; exit 3", "users ready");
+  auto exo = app.run();
+  ASSERT_NE(exo->output().wait_for("users exited with code 3", 20s), std::string::npos) << exo->output().text();
+  EXPECT_NE(exo->output().text().find("     users  Bang!"), std::string::npos);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(exo->process().poll().has_value()) << "exo run stopped";
+  ctrl_c(*exo);
+}
+
+TEST(ExoRun, RestartOnFailureWithBackOffThenGivesUp) {
+  App app;
+  app.service("users", "echo users ready; exit 2", "users ready", "restart:\n  on-failure: true\n  max-restarts: 2\n");
+  auto exo = app.run();
+  ASSERT_NE(exo->output().wait_for("crashed 2 times in a row; giving up on it", 20s), std::string::npos)
+      << exo->output().text();
+  std::string out = exo->output().text();
+  EXPECT_NE(out.find("restarting 'users' in 250ms (restart: on-failure)"), std::string::npos) << out;
+  EXPECT_NE(out.find("restarting 'users' in 500ms (restart: on-failure)"), std::string::npos) << out;
+  ctrl_c(*exo);
+}
+
+TEST(ExoRun, RestartsAServiceWhenItsFilesChange) {
+  App app;
+  app.box.write("web/service.yml", R"(
+    setup: echo building web
+    startup:
+      command: echo "web ready"; exec sleep 600
+      online-text: web ready
+    restart:
+      ignore: ["**/*.log"]
+      setup-on: ["src/**"]
+  )");
+  auto exo = app.run();
+  ASSERT_NE(exo->output().wait_for("all services online", 20s), std::string::npos);
+  size_t mark = exo->output().text().size();
+  app.box.write("web/notes.txt", "hello");
+  ASSERT_NE(exo->output().wait_for("'web' restarted successfully", 10s, mark), std::string::npos) << exo->output().text();
+  std::string out = exo->output().text().substr(mark);
+  EXPECT_NE(out.find("Restarting service 'web' because " + (app.box / "web/notes.txt").string() + " was"), std::string::npos) << out;
+  EXPECT_EQ(out.find("building web"), std::string::npos) << "setup ran for a file outside setup-on";
+
+  // Ignored: dot-folders, build folders, restart.ignore globs.
+  mark = exo->output().text().size();
+  app.box.write("web/.git/HEAD", "x");
+  app.box.write("web/build/out.o", "x");
+  app.box.write("web/debug.log", "x");
+  std::this_thread::sleep_for(600ms);
+  EXPECT_EQ(exo->output().text().find("Restarting", mark), std::string::npos) << exo->output().text().substr(mark);
+
+  // A build input: setup runs first, then the restart.
+  mark = exo->output().text().size();
+  app.box.write("web/src/main.cpp", "int main() {}");
+  ASSERT_NE(exo->output().wait_for("'web' restarted successfully", 10s, mark), std::string::npos) << exo->output().text();
+  out = exo->output().text().substr(mark);
+  EXPECT_NE(out.find("       web  building web"), std::string::npos) << exo->output().text();
+  EXPECT_LT(out.find("building web"), out.find("restarted successfully"));
+  ctrl_c(*exo);
+}
+
+TEST(ExoRun, AFailedRebuildKeepsThePreviousVersion) {
+  App app;
+  app.box.write("web/service.yml", R"(
+    setup: "test ! -e src/broken || { echo compile error; exit 2; }"
+    startup:
+      command: echo "web ready"; exec sleep 600
+      online-text: web ready
+  )");
+  auto exo = app.run();
+  ASSERT_NE(exo->output().wait_for("all services online", 20s), std::string::npos);
+  app.box.write("web/src/broken", "x");
+  ASSERT_NE(exo->output().wait_for("setup of 'web' failed with exit code 2; it keeps running the previous version", 10s),
+            std::string::npos)
+      << exo->output().text();
+  ctrl_c(*exo);
+}
+
+TEST(ExoRun, OnlyShowsTheChosenRoles) {
+  App app;
+  auto exo = app.run({"--only", "users"});
+  ASSERT_NE(exo->output().wait_for("all services online", 20s), std::string::npos);
+  std::string out = exo->output().text();
+  EXPECT_EQ(out.find("web on "), std::string::npos) << out;
+  EXPECT_NE(out.find("     users  users ready"), std::string::npos) << out;
+  ctrl_c(*exo);
+}
+
+TEST(ExoRun, NothingAServicePrintsIsLost) {
+  App app;
+  app.service("users", "for i in $(seq 1 5000); do echo line $i; done; echo users ready; exec sleep 600", "users ready");
+  auto exo = app.run();
+  ASSERT_NE(exo->output().wait_for("all services online", 30s), std::string::npos);
+  EXPECT_EQ(exo->output().count("     users  line "), 5000u);
+  EXPECT_NE(exo->output().text().find("users  line 5000\n"), std::string::npos);
+  ctrl_c(*exo);
+}
+
+TEST(ExoRun, APortAlreadyTaken) {
+  App app;
+  Exocom squatter("", {"--dev-open"});
+  app.box.write("web/service.yml", "startup:\n  command: exec sleep 600\ndocker:\n  ports: ['" +
+                                       std::to_string(squatter.port()) + ":3000']\n");
+  auto r = run_exo({"run"}, app.box.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "Error: port " + std::to_string(squatter.port()) +
+                       " of 'web' is already in use; stop what uses it or change the port in web/service.yml\n");
+}
+
+TEST(ExoRun, MissingServiceYml) {
+  App app;
+  fs::remove(app.box / "users/service.yml");
+  auto r = run_exo({"run"}, app.box.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "Error: application.yml:7: services.private.users: location './users' has no service.yml "
+                   "(users/service.yml)\n");
+}
+
+TEST(ExoRun, NotInAnApplicationFolder) {
+  Sandbox box;
+  auto r = run_exo({"run"}, box.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("application.yml: not found"), std::string::npos);
+}
+
+TEST(ExoRun, DockerImageServicesNeedDocker) {
+  App app;
+  app.box.write("application.yml", R"(
+    name: demo
+    services:
+      public:
+        search:
+          docker-image: originate/search
+  )");
+  auto r = run_exo({"run"}, app.box.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("'search' runs the Docker image originate/search; exo run starts local processes only"),
+            std::string::npos)
+      << r.err;
+}
