@@ -20,9 +20,13 @@ struct Command {
 const std::vector<Command>& commands();
 
 // One file per command under commands/, each defining its entry of the table.
+Command add_command();
+Command create_command();
 Command generate_command();
 Command lint_command();
 Command run_command();
+Command setup_command();
+Command test_command();
 Command version_command();
 
 struct Workspace;

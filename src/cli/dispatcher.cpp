@@ -10,9 +10,13 @@ namespace exo::cli {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
+      add_command(),
+      create_command(),
       generate_command(),
       lint_command(),
       run_command(),
+      setup_command(),
+      test_command(),
       version_command(),
   };
   return table;

@@ -309,6 +309,29 @@ RunResult run_captured(SpawnOptions options, std::string_view input, std::chrono
   return result;
 }
 
+int run_lines(SpawnOptions options, const std::function<void(const std::string&)>& on_line) {
+  options.capture = true;
+  options.merge_stderr = true;
+  Process p(options);
+  std::string partial;
+  char buf[8192];
+  while (true) {
+    ssize_t n = ::read(p.stdout_fd(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    partial.append(buf, static_cast<size_t>(n));
+    size_t start = 0;
+    for (size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1) {
+      std::string line = partial.substr(start, nl - start);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      on_line(line);
+    }
+    partial.erase(0, start);
+  }
+  if (!partial.empty()) on_line(partial);
+  return p.wait();
+}
+
 std::vector<std::string> shell(std::string_view command) { return {"bash", "-c", std::string(command)}; }
 
 std::string find_program(std::string_view name) {

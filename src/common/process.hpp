@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -72,6 +73,8 @@ struct RunResult {
 // Runs to completion, feeding `input` on stdin and collecting output; stops the group on timeout.
 RunResult run_captured(SpawnOptions options, std::string_view input = {},
                        std::chrono::milliseconds timeout = std::chrono::minutes(10));
+// Runs to completion, handing each line of its merged output to `on_line` as it comes.
+int run_lines(SpawnOptions options, const std::function<void(const std::string&)>& on_line);
 // `bash -c <command>`: how user commands from service.yml run.
 std::vector<std::string> shell(std::string_view command);
 // Finds a program on PATH; empty when absent.

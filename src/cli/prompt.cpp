@@ -1,0 +1,56 @@
+#include "cli/prompt.hpp"
+
+#include <cstdio>
+#include <iostream>
+
+#include "common/error.hpp"
+#include "common/text.hpp"
+
+namespace exo::cli {
+
+namespace {
+bool read_line(std::string& line) {
+  std::fflush(stdout);
+  if (!std::getline(std::cin, line)) return false;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return true;
+}
+}  // namespace
+
+std::string Prompt::ask(const std::string& question, const std::string& flag, const std::string& default_value,
+                        bool required) {
+  while (true) {
+    std::printf("%s%s ", question.c_str(), default_value.empty() ? "" : (" (" + default_value + ")").c_str());
+    std::string line;
+    if (!read_line(line)) {
+      std::printf("\n");
+      if (!default_value.empty()) return default_value;
+      if (!required) return "";
+      throw UserError("no answer to '" + question + "'; answer it or pass " + flag);
+    }
+    std::string answer(trim(line));
+    if (answer.empty()) answer = default_value;
+    if (!answer.empty() || !required) return answer;
+    std::printf("This one is required.\n");
+  }
+}
+
+std::string Prompt::choose(const std::string& question, const std::string& flag, const std::vector<std::string>& choices) {
+  std::printf("%s\n", question.c_str());
+  for (size_t i = 0; i < choices.size(); ++i) std::printf("  %zu) %s\n", i + 1, choices[i].c_str());
+  while (true) {
+    std::printf("Choose 1-%zu (Enter for %s): ", choices.size(), choices.front().c_str());
+    std::string line;
+    if (!read_line(line)) {
+      std::printf("\n");
+      throw UserError("no answer to '" + question + "'; answer it or pass " + flag);
+    }
+    std::string answer(trim(line));
+    if (answer.empty()) return choices.front();
+    for (size_t i = 0; i < choices.size(); ++i)
+      if (answer == choices[i] || answer == std::to_string(i + 1)) return choices[i];
+    std::printf("'%s' is not one of the choices.\n", answer.c_str());
+  }
+}
+
+}  // namespace exo::cli
