@@ -315,6 +315,11 @@ class Supervisor {
     if (!announced_ && std::all_of(units_.begin(), units_.end(), [](const auto& x) { return x->ever_ready; })) {
       announced_ = true;
       log_.log(kRun, "all services online");
+      for (const auto& ref : app_.services)
+        if (ref.protection_level == "public")
+          for (const auto& x : units_)
+            if (x->role == ref.role && x->kind == Unit::Kind::service && x->port)
+              log_.log(kRun, fmt::format("'{}' serves http://localhost:{}", x->role, x->port));
     }
   }
 
