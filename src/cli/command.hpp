@@ -21,11 +21,14 @@ const std::vector<Command>& commands();
 
 // One file per command under commands/, each defining its entry of the table.
 Command add_command();
+Command clean_command();
+Command clone_command();
 Command create_command();
 Command generate_command();
 Command lint_command();
 Command run_command();
 Command setup_command();
+Command sync_command();
 Command test_command();
 Command version_command();
 

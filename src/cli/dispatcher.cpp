@@ -11,11 +11,14 @@ namespace exo::cli {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       add_command(),
+      clean_command(),
+      clone_command(),
       create_command(),
       generate_command(),
       lint_command(),
       run_command(),
       setup_command(),
+      sync_command(),
       test_command(),
       version_command(),
   };

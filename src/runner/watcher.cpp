@@ -91,9 +91,9 @@ void Watcher::read(const std::function<void(const std::string&, const fs::path&,
           if (!it->is_directory(ec) && !ignored(role, it->path().lexically_relative(root)))
             changed(role, it->path(), "created");
       }
-      const char* what = (e->mask & (IN_CREATE | IN_MOVED_TO)) ? "created"
-                         : (e->mask & (IN_DELETE | IN_MOVED_FROM)) ? "deleted"
-                                                                   : "changed";
+      // Editors save by writing a temporary file and renaming it over the old one: a rename into
+      // place is a change.
+      const char* what = (e->mask & IN_CREATE) ? "created" : (e->mask & (IN_DELETE | IN_MOVED_FROM)) ? "deleted" : "changed";
       changed(role, path, what);
     }
   }

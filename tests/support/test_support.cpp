@@ -36,3 +36,42 @@ RunResult run_exo(const std::vector<std::string>& args, const fs::path& cwd, std
 }
 
 }  // namespace exo::test
+
+namespace exo::test {
+
+StandIn::StandIn(const Sandbox& box, const std::string& program)
+    : bin_(box / "stand-ins"), log_(box / ("stand-ins/" + program + ".calls")), program_(program) {
+  fs::create_directories(bin_);
+  write_file(log_, "");
+  write_script();
+}
+
+void StandIn::on(const std::string& prefix, int code, const std::string& out) {
+  rules_.emplace_back(prefix, code, out);
+  write_script();
+}
+
+void StandIn::write_script() const {
+  std::string s = "#!/bin/bash\n# recording stand-in for " + program_ + "\nargs=\"$*\"\nprintf '%s\\n' \"$args\" >> " +
+                  shell_quote(log_.string()) + "\n";
+  for (const auto& [prefix, code, out] : rules_) {
+    s += "case \"$args\" in " + shell_quote(prefix) + "*) printf '%s' " + shell_quote(out) + "; exit " +
+         std::to_string(code) + ";; esac\n";
+  }
+  s += "exit 0\n";
+  fs::path script = bin_ / program_;
+  write_file(script, s);
+  fs::permissions(script, fs::perms::owner_all | fs::perms::group_read | fs::perms::others_read);
+}
+
+std::vector<std::string> StandIn::calls() const {
+  auto lines = split_lines(read_file(log_));
+  return lines;
+}
+
+std::string StandIn::path_with(const fs::path& bin) {
+  const char* path = std::getenv("PATH");
+  return bin.string() + ":" + (path ? path : "/usr/bin:/bin");
+}
+
+}  // namespace exo::test

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <initializer_list>
+#include <tuple>
 #include <map>
 #include <string>
 #include <utility>
@@ -31,6 +32,26 @@ class Sandbox {
 // Removes a leading newline and the indentation of the first line from every line, so tests can
 // write YAML inline at their own indentation.
 std::string dedent(std::string_view text);
+
+// A recording stand-in for a program (docker, aws, terraform): a script first on PATH that
+// appends each call's arguments as one line to a log and answers from a table of
+// `argument prefix → exit code and output`.
+class StandIn {
+ public:
+  StandIn(const Sandbox& box, const std::string& program);
+  // Calls whose arguments start with `prefix` print `out` and exit with `code`.
+  void on(const std::string& prefix, int code, const std::string& out = "");
+  std::vector<std::string> calls() const;
+  std::string path_dir() const { return bin_.string(); }
+  // PATH with the stand-ins first.
+  static std::string path_with(const fs::path& bin);
+
+ private:
+  void write_script() const;
+  fs::path bin_, log_;
+  std::string program_;
+  std::vector<std::tuple<std::string, int, std::string>> rules_;
+};
 
 // Runs the built `exo` as a user types it, in `cwd`, with NO_COLOR set.
 RunResult run_exo(const std::vector<std::string>& args, const fs::path& cwd, std::string_view input = {},
