@@ -58,7 +58,7 @@ TEST(Tutorial, FromNothingToARunningApplication) {
   std::string token = random_hex(8);
   auto exo = start_exo({"run"}, app, {{"TUTORIAL_TOKEN", token}});
   ASSERT_NE(exo->output().wait_for("all services online", 60s), std::string::npos) << exo->output().text();
-  EXPECT_NE(exo->output().text().find("'html-server' serves http://localhost:" + std::to_string(port)), std::string::npos);
+  EXPECT_NE(exo->output().wait_for("'html-server' serves http://localhost:" + std::to_string(port)), std::string::npos);
   auto [status, page] = http_get(port, "/ping");
   EXPECT_EQ(status, 200);
   EXPECT_NE(page.find("The bus answered <strong>pong</strong> from todo"), std::string::npos) << page;
