@@ -1,0 +1,88 @@
+// MockExoCom for tests of JavaScript services (Node.js): listens on 127.0.0.1 on a port the OS
+// picks, records what services send, sends to them, answers with scripted replies.
+import { WebSocketServer } from 'ws';
+
+const newId = () => globalThis.crypto.randomUUID();
+
+export class MockExoCom {
+  constructor() {
+    this.received = [];
+    this.sockets = new Map(); // role → socket
+    this.replies = new Map();
+    this.waiters = [];
+  }
+
+  listen() {
+    return new Promise((resolve) => {
+      this.server = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/services' });
+      this.server.on('connection', (socket) => {
+        socket.on('message', (data) => this.receive(socket, JSON.parse(String(data))));
+      });
+      this.server.on('listening', () => {
+        this.port = this.server.address().port;
+        resolve(this.port);
+      });
+    });
+  }
+
+  receive(socket, m) {
+    if (m.name === 'exocom.register-service') {
+      this.sockets.set(m.sender, socket);
+      if (m.payload?.ack) socket.send(JSON.stringify({ name: 'exocom.registered', id: newId(), sender: 'exocom', payload: { role: m.sender } }));
+    }
+    this.received.push(m);
+    const scripted = this.replies.get(m.name);
+    if (scripted) socket.send(JSON.stringify({ name: scripted.name, id: newId(), activityId: m.activityId, sender: 'exocom', payload: scripted.payload }));
+    for (const w of [...this.waiters]) w();
+  }
+
+  waitFor(predicate, timeout = 5000) {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const found = this.received.find(predicate);
+        if (!found) return false;
+        this.waiters = this.waiters.filter((w) => w !== check);
+        clearTimeout(timer);
+        resolve(found);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== check);
+        reject(new Error('MockExoCom: nothing arrived in time'));
+      }, timeout);
+      if (!check()) this.waiters.push(check);
+    });
+  }
+
+  waitForRegistration(role, timeout) {
+    return this.waitFor((m) => m.name === 'exocom.register-service' && m.sender === role, timeout);
+  }
+
+  send(role, name, payload, { activityId = newId(), auth, isSecurity } = {}) {
+    const socket = this.sockets.get(role);
+    if (!socket) throw new Error(`MockExoCom: no service registered as '${role}'`);
+    const m = { name, id: newId(), activityId, sender: 'exocom', payload, auth, isSecurity };
+    socket.send(JSON.stringify(m));
+    return m;
+  }
+
+  // Sends and resolves with the first message of the same activity.
+  request(role, name, payload, timeout) {
+    const sent = this.send(role, name, payload);
+    return this.waitFor((m) => m.activityId === sent.activityId && m.name !== name, timeout);
+  }
+
+  replyTo(requestName, replyName, payload = {}) {
+    this.replies.set(requestName, { name: replyName, payload });
+  }
+
+  reset() {
+    this.received = [];
+    this.replies.clear();
+  }
+
+  close() {
+    for (const s of this.server?.clients ?? []) s.terminate();
+    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}

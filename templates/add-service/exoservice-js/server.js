@@ -1,0 +1,6 @@
+// {{serviceType}}: {{description}}
+import { bootstrap } from 'exosphere-client';
+
+import { handlers } from './handlers.js';
+
+bootstrap(handlers);
