@@ -43,6 +43,20 @@ if (bus.length) {
   lines.push('');
 }
 
+const targets = [...read('run.jsonl'), ...read('store.jsonl')];
+if (targets.length) {
+  lines.push('## Local workflow and services', '');
+  lines.push('No peer of these runs on this machine (Docker Compose needs an engine, the other orchestrators are');
+  lines.push('not packaged for it), so these are measured against their targets only.', '');
+  lines.push('| measure | value | target | target met |');
+  lines.push('|---|---:|---:|:---:|');
+  for (const r of targets) {
+    const met = r.higher_is_better ? r.value >= r.target : r.value <= r.target;
+    lines.push(`| ${r.label} | ${fmt(r.value)} | ${r.higher_is_better ? '≥' : '≤'} ${fmt(r.target)} | ${met ? 'yes' : 'no'} |`);
+  }
+  lines.push('');
+}
+
 lines.push(readFileSync(new URL('./notes.md', import.meta.url), 'utf8').trim(), '');
 
 if (sdk.length) {

@@ -40,7 +40,11 @@ int connect_to(uint16_t port, int timeout_ms) {
 }
 }  // namespace
 
-uint16_t free_port() {
+PortReservation::~PortReservation() {
+  for (int fd : fds_) ::close(fd);
+}
+
+uint16_t free_port(PortReservation* reservation) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   auto a = loopback(0);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
@@ -49,7 +53,8 @@ uint16_t free_port() {
   }
   socklen_t len = sizeof a;
   getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
+  if (reservation) reservation->hold(fd);
+  else ::close(fd);
   return ntohs(a.sin_port);
 }
 

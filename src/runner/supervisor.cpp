@@ -84,7 +84,12 @@ class Supervisor {
   Supervisor(const Supervisor&) = delete;
 
   int run() {
-    build_units();
+    {
+      PortReservation ports;  // every port picked while building the units is different
+      reservation_ = &ports;
+      build_units();
+      reservation_ = nullptr;
+    }
     signals_.async_wait([this](const error_code& ec, int) {
       if (!ec) shutdown(0);
     });
@@ -152,7 +157,7 @@ class Supervisor {
       }
       break;
     }
-    if (port == 0) return free_port();
+    if (port == 0) return free_port(reservation_);
     if (port_open(port))
       throw UserError(fmt::format("port {} of '{}' is already in use; stop what uses it or change the port in {}", port,
                                   role, s.file));
@@ -173,7 +178,7 @@ class Supervisor {
     u->online_text = d.online_text;
     u->env = d.environment;
     u->dir = app_.root;
-    u->port = free_port();
+    u->port = free_port(reservation_);
     units_.push_back(std::move(u));
     return *units_.back();
   }
@@ -215,6 +220,11 @@ class Supervisor {
     if (u.port) env["PORT"] = std::to_string(u.port);
     if (u.kind == Unit::Kind::service) {
       env["ROLE"] = u.role;
+      // Where the service keeps its local data (its SQLite store, ...); `exo clean` removes it.
+      fs::path data = app_.root / ".exosphere/data" / u.role;
+      std::error_code ec;
+      fs::create_directories(data, ec);
+      env["EXOSPHERE_DATA_DIR"] = data.string();
       for (const Unit* n : u.needs)
         if (n->kind == Unit::Kind::dependency) {
           env[env_name(n->role)] = "127.0.0.1";
@@ -624,6 +634,7 @@ class Supervisor {
   asio::signal_set children_signal_{io_, SIGCHLD};
   std::vector<std::unique_ptr<Unit>> units_;
   Unit* exocom_ = nullptr;
+  PortReservation* reservation_ = nullptr;
   uint16_t exocom_port_ = 0;
   std::vector<std::shared_ptr<Child>> children_;
   std::unique_ptr<Watcher> watcher_;

@@ -1,0 +1,136 @@
+// exo generate docker-compose and exo run --docker (with a recording Docker stand-in).
+#include <gtest/gtest.h>
+
+#include <yaml-cpp/yaml.h>
+
+#include "support/test_support.hpp"
+
+using namespace exo;
+using namespace exo::test;
+
+namespace {
+void app(Sandbox& box) {
+  box.write("application.yml", R"(
+    name: Space Tweet
+    dependencies:
+      - type: exocom
+        version: 0.3.0
+    services:
+      public:
+        web:
+          location: ./web
+      private:
+        tweets:
+          location: ./mongo
+          message-translation:
+            - {public: tweets.create, internal: mongo.create}
+        search:
+          docker-image: acme/search:1.2
+  )");
+  box.write("web/service.yml", R"(
+    startup:
+      command: ./build/web
+    messages:
+      sends: [tweets.create]
+    docker:
+      ports: ['3000:3000']
+  )");
+  box.write("mongo/service.yml", R"(
+    startup:
+      command: node server.js
+    messages:
+      receives: [mongo.create]
+    dependencies:
+      mongo:
+        dev:
+          image: mongo
+          version: 3.4.0
+          volumes: ['{{EXO_DATA_PATH}}:/data/db']
+          ports: ['27017:27017']
+  )");
+}
+}  // namespace
+
+TEST(ExoGenerate, DockerComposeFile) {
+  Sandbox box;
+  app(box);
+  auto r = run_exo({"generate", "docker-compose"}, box.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "wrote docker-compose.yml\n");
+  auto text = box.read("docker-compose.yml");
+  YAML::Node doc = YAML::Load(text);
+  EXPECT_EQ(doc["name"].as<std::string>(), "space-tweet");
+  auto services = doc["services"];
+  EXPECT_EQ(services["exocom"]["image"].as<std::string>(), "exosphere/exocom:0.3.0");
+  EXPECT_NE(services["exocom"]["environment"]["SERVICE_DATA"].as<std::string>().find("\"internal\":\"mongo.create\""),
+            std::string::npos);
+  EXPECT_EQ(services["web"]["build"]["context"].as<std::string>(), "./web");
+  EXPECT_EQ(services["web"]["environment"]["ROLE"].as<std::string>(), "web");
+  EXPECT_EQ(services["web"]["environment"]["EXOCOM_HOST"].as<std::string>(), "exocom");
+  EXPECT_EQ(services["web"]["environment"]["WEB_INTERNAL_ORIGIN"].as<std::string>(), "http://web:3000");
+  EXPECT_EQ(services["web"]["ports"][0].as<std::string>(), "3000:3000");
+  EXPECT_EQ(services["tweets"]["environment"]["MONGO"].as<std::string>(), "mongo");
+  EXPECT_EQ(services["tweets"]["depends_on"][1].as<std::string>(), "mongo");
+  // Image services get the same environment as the others (the original gave them none).
+  EXPECT_EQ(services["search"]["image"].as<std::string>(), "acme/search:1.2");
+  EXPECT_EQ(services["search"]["environment"]["EXOCOM_PORT"].as<std::string>(), "80");
+  EXPECT_EQ(services["mongo"]["image"].as<std::string>(), "mongo:3.4.0");
+  EXPECT_EQ(services["mongo"]["volumes"][0].as<std::string>(), "mongo-data:/data/db");
+  EXPECT_TRUE(doc["volumes"]["mongo-data"].IsDefined());
+  // Same input, same bytes.
+  ASSERT_EQ(run_exo({"generate", "docker-compose"}, box.path()).exit_code, 0);
+  EXPECT_EQ(box.read("docker-compose.yml"), text);
+}
+
+TEST(ExoGenerate, CheckSaysWhetherTheFileIsCurrent) {
+  Sandbox box;
+  app(box);
+  auto missing = run_exo({"generate", "docker-compose", "--check"}, box.path());
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.err, "docker-compose.yml is missing; run 'exo generate docker-compose'\n");
+  ASSERT_EQ(run_exo({"g", "d"}, box.path()).exit_code, 0);
+  EXPECT_EQ(run_exo({"generate", "docker-compose", "--check"}, box.path()).exit_code, 0);
+  box.write("web/service.yml", "startup:\n  command: ./build/web2\n");
+  auto stale = run_exo({"generate", "docker-compose", "--check"}, box.path());
+  EXPECT_EQ(stale.exit_code, 1);
+  EXPECT_EQ(stale.err, "docker-compose.yml is out of date; run 'exo generate docker-compose'\n");
+}
+
+TEST(ExoGenerate, UnknownKind) {
+  Sandbox box;
+  auto r = run_exo({"generate", "zonk"}, box.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cannot generate 'zonk'; choose docker-compose or terraform"), std::string::npos);
+}
+
+TEST(ExoRunDocker, UpThenDownThroughDockerCompose) {
+  Sandbox box;
+  app(box);
+  StandIn docker(box, "docker");
+  auto r = run_exo({"run", "--docker"}, box.path(), {}, {{"PATH", StandIn::path_with(docker.path_dir())}});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::string file = (box / "docker-compose.yml").string();
+  EXPECT_EQ(docker.calls(), (std::vector<std::string>{"compose -f " + file + " -p space-tweet up --build",
+                                                      "compose -f " + file + " -p space-tweet down"}));
+  EXPECT_NE(r.out.find("shutting down ..."), std::string::npos);
+}
+
+TEST(ExoRunDocker, ComposeFailing) {
+  Sandbox box;
+  app(box);
+  StandIn docker(box, "docker");
+  docker.on("compose -f", 1, "Cannot connect to the Docker daemon\n");
+  auto r = run_exo({"run", "--docker"}, box.path(), {}, {{"PATH", StandIn::path_with(docker.path_dir())}});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("docker compose exited with code 1"), std::string::npos) << r.err;
+  EXPECT_EQ(docker.calls().size(), 2u) << "down runs even after a failed up";
+}
+
+TEST(ExoRunDocker, WithoutDocker) {
+  Sandbox box;
+  app(box);
+  fs::create_directories(box / "empty");
+  auto r = run_exo({"run", "--docker"}, box.path(), {}, {{"PATH", (box / "empty").string()}});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("exo run --docker needs Docker"), std::string::npos) << r.err;
+}
