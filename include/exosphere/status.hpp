@@ -17,6 +17,7 @@ enum class Status {
   refused,            // ExoCom refused the message (exocom.error)
   closed,             // the relay was closed while the call waited
   protocol_error,     // ExoCom sent something that is not an ExoCom message
+  store_error,        // the database failed or cannot be reached
 };
 
 const char* to_string(Status status);

@@ -46,6 +46,7 @@ const char* to_string(Status status) {
     case Status::refused: return "refused";
     case Status::closed: return "closed";
     case Status::protocol_error: return "protocol error";
+    case Status::store_error: return "store error";
   }
   return "unknown";
 }
