@@ -27,7 +27,7 @@ TEST_P(ShippedTemplate, BuildsAndPassesItsTests) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Templates, ShippedTemplate,
-                         ::testing::Values("exoservice-cpp", "htmlserver-cpp", "exoservice-js"),
+                         ::testing::Values("exoservice-cpp", "exoservice-cpp-mongodb", "htmlserver-cpp", "exoservice-js"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (auto& c : n)

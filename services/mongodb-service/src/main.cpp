@@ -1,0 +1,16 @@
+// The generic MongoDB-style storage service: the mongo.* vocabulary over the configured store.
+#include <iostream>
+
+#include <exosphere/crud.hpp>
+
+int main() {
+  try {
+    exosphere::Service service;
+    auto store = exosphere::store::open_store(exosphere::store::StoreConfig::from_environment("entries", "exosphere-mongo-service"));
+    exosphere::store::register_crud(service, *store, exosphere::store::Vocabulary::mongo());
+    return service.run();
+  } catch (const exosphere::Error& e) {
+    std::cerr << "mongodb-service: " << e.what() << std::endl;
+    return 1;
+  }
+}
