@@ -60,6 +60,13 @@ int run(int argc, char** argv) {
   app.add_option("--ping-interval", ping, "seconds of silence before ExoCom pings a connection");
   app.add_option("--idle-timeout", idle, "seconds of silence before ExoCom closes a connection");
   app.add_option("--register-timeout", register_timeout, "seconds a new connection has to register");
+  std::string gateway_port_text;
+  exocom::GatewayOptions gateway;
+  app.add_option("--gateway-port", gateway_port_text, "also serve browsers on this port (0: the OS chooses)");
+  app.add_option("--gateway-role", gateway.role, "the role browsers' messages have on the bus (default browser)");
+  app.add_option("--gateway-origin", gateway.origins, "an allowed Origin (repeatable; default: localhost and 127.0.0.1)");
+  app.add_option("--gateway-max-message-size", gateway.max_message_bytes, "largest browser message in bytes (default 64 KiB)");
+  app.add_option("--gateway-rate", gateway.rate, "messages a second per browser (default 50)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -81,7 +88,15 @@ int run(int argc, char** argv) {
     port_text = env && *env ? env : "80";
     if (env && *env) parse_port(port_text, "PORT");
   }
-  exocom::Listen listen{host, parse_port(port_text, "--port")};
+  exocom::Listen listen;
+  listen.host = host;
+  listen.port = parse_port(port_text, "--port");
+  if (!gateway_port_text.empty()) {
+    if (gateway.rate <= 0) throw UserError("--gateway-rate must be a positive number of messages a second");
+    listen.gateway = true;
+    listen.gateway_port = parse_port(gateway_port_text, "--gateway-port");
+    listen.gateway_options = gateway;
+  }
   exocom::Server server(listen, load_routes(routes_file, options.dev_open), options);
   server.bind();
   return server.run();

@@ -34,6 +34,9 @@ namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
+// The JavaScript client, served to browsers at /exocom.js (generated from clients/js/index.js).
+const std::string& exocom_js();
+
 namespace {
 
 constexpr size_t kScratchSize = 256 * 1024;
@@ -71,7 +74,7 @@ class Connection : public Peer, public ws::Events, public std::enable_shared_fro
  public:
   enum class Phase { http, open, closing, closed };
 
-  Connection(Server::Impl& server, tcp::socket socket, uint64_t id);
+  Connection(Server::Impl& server, tcp::socket socket, uint64_t id, bool browser);
   void start();
   void send(const Frame& frame) override;
   void close(uint16_t code, std::string_view reason) override;
@@ -109,6 +112,7 @@ class Connection : public Peer, public ws::Events, public std::enable_shared_fro
 
   Server::Impl& server_;
   tcp::socket socket_;
+  bool browser_;  // a browser on the gateway port, not a service
   Phase phase_ = Phase::http;
   std::string in_;  // bytes received but not yet consumed
   ws::Decoder decoder_;
@@ -132,6 +136,8 @@ struct Server::Impl {
   Options options;
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
+  tcp::acceptor gateway_acceptor{io};
+  std::unique_ptr<Gateway> gateway;
   asio::signal_set signals{io, SIGINT, SIGTERM};
   asio::steady_timer ticker{io};
   TraceLog log;
@@ -148,10 +154,14 @@ struct Server::Impl {
       : listen(std::move(l)), options(o), log(o), broker(std::move(routes), o, log) {}
 
   void accept() {
-    acceptor.async_accept([this](const error_code& ec, tcp::socket socket) { on_accept(ec, std::move(socket)); });
+    acceptor.async_accept([this](const error_code& ec, tcp::socket socket) { on_accept(ec, std::move(socket), false); });
   }
 
-  void on_accept(const error_code& ec, tcp::socket socket) {
+  void accept_browsers() {
+    gateway_acceptor.async_accept([this](const error_code& ec, tcp::socket socket) { on_accept(ec, std::move(socket), true); });
+  }
+
+  void on_accept(const error_code& ec, tcp::socket socket, bool browser) {
     if (ec) {
       if (ec == asio::error::operation_aborted) return;
       // Out of file descriptors and the like: say so, keep serving the connections we have.
@@ -164,10 +174,11 @@ struct Server::Impl {
     socket.set_option(tcp::no_delay(true), ignored);
     socket.non_blocking(true, ignored);
     uint64_t id = next_id++;
-    auto conn = std::make_shared<Connection>(*this, std::move(socket), id);
+    auto conn = std::make_shared<Connection>(*this, std::move(socket), id, browser);
     connections.emplace(id, conn);
     conn->start();
-    accept();
+    if (browser) accept_browsers();
+    else accept();
   }
 
   void ticker_retry_accept() {
@@ -213,6 +224,7 @@ struct Server::Impl {
     shutdown_started = Clock::now();
     error_code ignored;
     acceptor.close(ignored);
+    gateway_acceptor.close(ignored);
     log.info("ExoCom shutting down");
     schedule_log_flush();
     continue_shutdown(shutdown_started);
@@ -231,11 +243,12 @@ struct Server::Impl {
   }
 };
 
-Connection::Connection(Server::Impl& server, tcp::socket socket, uint64_t id)
+Connection::Connection(Server::Impl& server, tcp::socket socket, uint64_t id, bool browser)
     : Peer(id),
       server_(server),
       socket_(std::move(socket)),
-      decoder_(true, server.options.limits.max_message_bytes),
+      browser_(browser),
+      decoder_(true, browser ? server.gateway->options().max_message_bytes : server.options.limits.max_message_bytes),
       opened_(Clock::now()),
       last_read_(opened_) {}
 
@@ -305,6 +318,25 @@ void Connection::handle_http() {
   std::string_view target = req.target();
   if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
   bool is_upgrade = header_has_token(req[http::field::upgrade], "websocket");
+  if (browser_) {
+    if (target == "/exocom.js")
+      return respond_and_close(http_response(200, "OK", "text/javascript; charset=utf-8", exocom_js(),
+                                             "Access-Control-Allow-Origin: *\r\nCache-Control: no-cache\r\n"));
+    if (!is_upgrade || req.method() != http::verb::get)
+      return respond_and_close(http_response(404, "Not Found", "text/plain",
+                                             "the ExoCom gateway: connect with a WebSocket; the client is /exocom.js\n"));
+    std::string_view origin = req[http::field::origin];
+    if (!server_.gateway->allows_origin(origin)) {
+      server_.broker.metrics().refused["gateway-origin"]++;
+      server_.log.warning("the gateway refused a browser from origin '" + std::string(origin) + "'");
+      return respond_and_close(http_response(403, "Forbidden", "text/plain", "origin not allowed\n"));
+    }
+    if (server_.gateway->full())
+      return respond_and_close(http_response(503, "Service Unavailable", "text/plain", "too many browsers\n"));
+    upgrade(req);
+    if (phase_ == Phase::open && !leftover.empty()) consume(leftover.data(), leftover.size());
+    return;
+  }
   if (target == "/services" || target == "/services/") {
     if (!is_upgrade || req.method() != http::verb::get)
       return respond_and_close(http_response(426, "Upgrade Required", "text/plain",
@@ -339,7 +371,8 @@ void Connection::upgrade(const http::request<http::empty_body>& req) {
   ssize_t n = ::write(socket_.native_handle(), handshake.data(), handshake.size());
   if (n != static_cast<ssize_t>(handshake.size())) return finish();
   phase_ = Phase::open;
-  server_.broker.connected(*this);
+  if (browser_) server_.gateway->opened(*this);
+  else server_.broker.connected(*this);
 }
 
 void Connection::respond_and_close(std::string response) {
@@ -351,7 +384,8 @@ void Connection::respond_and_close(std::string response) {
 
 void Connection::on_text(std::string_view message) {
   if (phase_ != Phase::open) return;
-  server_.broker.message(*this, message);
+  if (browser_) server_.gateway->from_browser(*this, message);
+  else server_.broker.message(*this, message);
 }
 
 void Connection::on_binary(std::string_view) {
@@ -511,7 +545,9 @@ void Connection::hand_back_undelivered() {
   std::vector<Frame> undelivered(out_.begin() + static_cast<long>(std::min(keep, out_.size())), out_.end());
   out_.resize(std::min(keep, out_.size()));
   out_bytes_ = out_.empty() ? 0 : out_.front().size();
-  server_.broker.disconnected(*this, std::move(undelivered));
+  // A browser's undelivered frames have nowhere else to go.
+  if (browser_) server_.gateway->closed(*this);
+  else server_.broker.disconnected(*this, std::move(undelivered));
   schedule_flush();
 }
 
@@ -527,7 +563,8 @@ void Connection::finish() {
     std::vector<Frame> undelivered;
     for (size_t i = (out_offset_ > 0 ? 1 : 0); i < out_.size(); ++i) undelivered.push_back(out_[i]);
     out_.clear();
-    server_.broker.disconnected(*this, std::move(undelivered));
+    if (browser_) server_.gateway->closed(*this);
+    else server_.broker.disconnected(*this, std::move(undelivered));
   }
   out_.clear();
   server_.schedule_log_flush();
@@ -589,18 +626,36 @@ void Server::bind() {
   if (ec) throw UserError(fmt::format("cannot listen on {}:{}: {}", impl_->listen.host, impl_->listen.port, ec.message()));
   acc.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw UserError("cannot listen: " + ec.message());
+  if (impl_->listen.gateway) {
+    impl_->gateway = std::make_unique<Gateway>(impl_->broker, impl_->listen.gateway_options, impl_->log);
+    tcp::endpoint gw(address, impl_->listen.gateway_port);
+    auto& g = impl_->gateway_acceptor;
+    g.open(gw.protocol(), ec);
+    if (!ec) g.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) g.bind(gw, ec);
+    if (ec == asio::error::address_in_use)
+      throw UserError(fmt::format("gateway port {} is already in use; choose another with --gateway-port", impl_->listen.gateway_port));
+    if (!ec) g.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw UserError(fmt::format("cannot listen on gateway port {}: {}", impl_->listen.gateway_port, ec.message()));
+  }
+}
+
+uint16_t Server::gateway_port() const {
+  return impl_->gateway ? impl_->gateway_acceptor.local_endpoint().port() : 0;
 }
 
 uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
 
 int Server::run() {
   auto& s = *impl_;
+  if (s.gateway) s.log.info(fmt::format("ExoCom gateway for '{}' online at port {}", s.listen.gateway_options.role, gateway_port()));
   s.log.info(fmt::format("ExoCom online at port {}", port()));
   s.log.flush();
   s.signals.async_wait([&s](const error_code& ec, int) {
     if (!ec) s.begin_shutdown();
   });
   s.accept();
+  if (s.gateway) s.accept_browsers();
   s.tick();
   s.io.run();
   s.log.flush();

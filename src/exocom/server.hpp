@@ -5,6 +5,7 @@
 #include <string>
 
 #include "config/routes.hpp"
+#include "exocom/gateway.hpp"
 #include "exocom/options.hpp"
 
 namespace exo::exocom {
@@ -12,6 +13,9 @@ namespace exo::exocom {
 struct Listen {
   std::string host = "0.0.0.0";
   uint16_t port = 80;  // 0: the OS picks one; the chosen port is printed
+  bool gateway = false;        // also serve browsers (see Gateway)
+  uint16_t gateway_port = 0;   // 0: the OS picks one
+  GatewayOptions gateway_options;
 };
 
 // The ExoCom process: WebSocket at /services, HTTP /config.json, /status and /metrics on the same
@@ -23,6 +27,7 @@ class Server {
   // Binds the port; throws UserError when it cannot (e.g. "port 80 is already in use").
   void bind();
   uint16_t port() const;
+  uint16_t gateway_port() const;
   int run();
 
   struct Impl;  // defined in server.cpp, shared with the connections there
