@@ -26,6 +26,11 @@ const AppDependency* Application::dependency(std::string_view type) const {
   return nullptr;
 }
 
+const GatewayConfig* Application::gateway() const {
+  const AppDependency* exocom = dependency("exocom");
+  return exocom && exocom->gateway ? &*exocom->gateway : nullptr;
+}
+
 bool valid_role_name(std::string_view name) {
   if (name.empty() || !std::isalnum(static_cast<unsigned char>(name[0]))) return false;
   for (char c : name)
@@ -93,7 +98,7 @@ Application parse_application(const std::string& text, const std::string& file, 
   std::set<std::string> dependency_types;
   for (const auto& item : doc.get("dependencies").items()) {
     if (!item.is_map()) item.fail("expected {type: exocom|nats, version: <version>}, found " + item.kind());
-    item.warn_unknown({"type", "name", "version", "silent"}, warnings);
+    item.warn_unknown({"type", "name", "version", "silent", "gateway"}, warnings);
     AppDependency dep;
     dep.where = item.where();
     auto type_node = item.has("name") ? item.get("name") : item.get("type");
@@ -103,6 +108,23 @@ Application parse_application(const std::string& text, const std::string& file, 
     if (!dependency_types.insert(dep.type).second) type_node.fail("dependency '" + dep.type + "' is listed twice");
     dep.version = item.get("version").text("latest");
     dep.silent = item.get("silent").boolean().value_or(false);
+    YamlNode gw = item.get("gateway");
+    if (!gw.is_null()) {
+      if (dep.type != "exocom") gw.fail("only the exocom dependency has a gateway");
+      gw.expect_map();
+      gw.warn_unknown({"role", "port", "origins", "sends", "receives"}, warnings);
+      GatewayConfig g;
+      g.role = gw.get("role").text("browser");
+      if (!valid_role_name(g.role)) gw.get("role").fail("is not a valid role name");
+      if (auto p = gw.get("port").integer()) {
+        if (*p < 1 || *p > 65535) gw.get("port").fail("must be a port number between 1 and 65535");
+        g.port = static_cast<int>(*p);
+      }
+      g.origins = gw.get("origins").text_list();
+      g.sends = gw.get("sends").text_list();
+      g.receives = gw.get("receives").text_list();
+      dep.gateway = std::move(g);
+    }
     app.dependencies.push_back(dep);
   }
 
@@ -123,6 +145,8 @@ Application parse_application(const std::string& text, const std::string& file, 
   // Public roles first, then private, as every command walks them.
   std::stable_sort(app.services.begin(), app.services.end(),
                    [](const ServiceRef& a, const ServiceRef& b) { return a.protection_level == "public" && b.protection_level != "public"; });
+  if (const GatewayConfig* g = app.gateway(); g && seen.count(g->role))
+    throw ConfigError(app.dependency("exocom")->where, "the gateway role '" + g->role + "' is also a service; give it another name");
   for (const auto& s : app.services)
     for (const auto& dep : s.depends_on)
       if (!seen.count(dep))

@@ -28,10 +28,19 @@ struct ServiceRef {
   Location where;
 };
 
+// ExoCom's gateway for browsers: they send and receive as `role`.
+struct GatewayConfig {
+  std::string role = "browser";
+  int port = 0;  // 0: a free port
+  std::vector<std::string> origins;
+  std::vector<std::string> sends, receives;
+};
+
 struct AppDependency {
   std::string type;     // exocom | nats
   std::string version;
   bool silent = false;  // hide its log lines in `exo run`
+  std::optional<GatewayConfig> gateway;  // exocom only
   Location where;
 };
 
@@ -62,6 +71,7 @@ struct Application {
   const ServiceRef* find(std::string_view role) const;
   std::vector<std::string> roles() const;
   const AppDependency* dependency(std::string_view type) const;
+  const GatewayConfig* gateway() const;
 };
 
 // Reads `<dir>/application.yml`. Throws ConfigError (file:line: key: what was expected) on the

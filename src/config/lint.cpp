@@ -49,8 +49,9 @@ LintReport lint(const Application& app, const std::map<std::string, Service>& se
   LintReport report;
   RouteTable table = compile_routes(app, services);
   std::vector<std::pair<std::string, NameUse>> sent, received;
+  const GatewayConfig* gateway = app.gateway();
   for (const auto& [role, routes] : table.roles) {
-    if (!services.count(role)) continue;
+    if (!services.count(role) && !(gateway && gateway->role == role)) continue;
     std::map<std::string, std::set<std::string>> spellings;  // public → internal names of this role
     for (const auto& name : routes.sends) {
       auto pub = to_public(routes, role, name);

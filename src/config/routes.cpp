@@ -29,6 +29,11 @@ RouteTable compile_routes(const Application& app, const std::map<std::string, Se
       if (r.ns.empty()) r.ns = it->second.messages_namespace;
     }
   }
+  if (const GatewayConfig* g = app.gateway()) {
+    RoleRoutes& r = table.add(g->role);
+    r.sends = g->sends;
+    r.receives = g->receives;
+  }
   return table;
 }
 

@@ -51,6 +51,20 @@ std::string compose_file(const config::Application& app, const std::map<std::str
   y.key(4, "environment");
   y.entry(6, "PORT", std::to_string(kExocomPort));
   y.entry(6, "SERVICE_DATA", config::to_service_data(config::compile_routes(app, services)));
+  const config::GatewayConfig* gateway = app.gateway();
+  int gateway_port = gateway ? (gateway->port ? gateway->port : 3001) : 0;
+  if (gateway) {
+    y.key(4, "command");
+    for (const std::string& part : {std::string("exocom"), std::string("--gateway-port"), std::to_string(gateway_port),
+                                    std::string("--gateway-role"), gateway->role})
+      y.item(6, part);
+    for (const auto& o : gateway->origins) {
+      y.item(6, "--gateway-origin");
+      y.item(6, o);
+    }
+    y.key(4, "ports");
+    y.item(6, std::to_string(gateway_port) + ":" + std::to_string(gateway_port));
+  }
 
   // Every service knows every other's internal origin, as under `exo run`.
   std::map<std::string, std::string> origins;
@@ -76,6 +90,7 @@ std::string compose_file(const config::Application& app, const std::map<std::str
     env["ROLE"] = ref.role;
     env["EXOCOM_HOST"] = "exocom";
     env["EXOCOM_PORT"] = std::to_string(kExocomPort);
+    if (gateway) env["EXOCOM_GATEWAY_PORT"] = std::to_string(gateway_port);
     if (s && container_port(*s)) env["PORT"] = std::to_string(container_port(*s));
     if (s)
       for (const auto& d : s->dependencies) {

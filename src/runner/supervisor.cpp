@@ -108,6 +108,13 @@ class Supervisor {
     exocom->role = "exocom";
     exocom->kind = Unit::Kind::exocom;
     exocom->command = shell_quote(options_.exocom_binary.string()) + " --host 127.0.0.1 --port 0";
+    if (const config::GatewayConfig* g = app_.gateway()) {
+      uint16_t port = static_cast<uint16_t>(g->port);
+      if (port && port_open(port))
+        throw UserError(fmt::format("the gateway port {} is already in use; stop what uses it or change it in application.yml", port));
+      exocom->command += fmt::format(" --gateway-port {} --gateway-role {}", port, shell_quote(g->role));
+      for (const auto& o : g->origins) exocom->command += " --gateway-origin " + shell_quote(o);
+    }
     exocom->online_text = "ExoCom online at port ";
     exocom->timeout = std::chrono::seconds(10);
     std::map<std::string, config::Service> with_routes;
@@ -217,6 +224,7 @@ class Supervisor {
     for (const auto& [k, v] : u.env) env[k] = v;
     env["EXOCOM_HOST"] = "127.0.0.1";
     env["EXOCOM_PORT"] = std::to_string(exocom_port_);
+    if (gateway_port_) env["EXOCOM_GATEWAY_PORT"] = std::to_string(gateway_port_);
     if (u.port) env["PORT"] = std::to_string(u.port);
     if (u.kind == Unit::Kind::service) {
       env["ROLE"] = u.role;
@@ -289,6 +297,11 @@ class Supervisor {
 
   void on_line(Unit& u, const std::string& line) {
     if (shown(u.role)) log_.log(u.role, line);
+    if (u.kind == Unit::Kind::exocom && u.state == Unit::State::starting) {
+      static constexpr std::string_view kGateway = "' online at port ";
+      if (auto pos = line.find(kGateway); pos != std::string::npos && line.find("gateway") != std::string::npos)
+        gateway_port_ = static_cast<uint16_t>(std::stoi(line.substr(pos + kGateway.size())));
+    }
     if (u.state == Unit::State::starting && !u.online_text.empty() && line.find(u.online_text) != std::string::npos) {
       if (u.kind == Unit::Kind::exocom) exocom_port_ = static_cast<uint16_t>(std::stoi(line.substr(line.find(u.online_text) + u.online_text.size())));
       ready(u);
@@ -310,7 +323,9 @@ class Supervisor {
         log_.log(u.role, "'" + u.role + "' is running");
       }
     } else if (u.kind == Unit::Kind::exocom) {
-      log_.log(kRun, fmt::format("ExoCom is running at port {}", exocom_port_));
+      log_.log(kRun, gateway_port_ ? fmt::format("ExoCom is running at port {}, its gateway for browsers at port {}",
+                                                  exocom_port_, gateway_port_)
+                                    : fmt::format("ExoCom is running at port {}", exocom_port_));
     } else {
       log_.log(kRun, "dependency '" + u.role + "' is running");
     }
@@ -636,6 +651,7 @@ class Supervisor {
   Unit* exocom_ = nullptr;
   PortReservation* reservation_ = nullptr;
   uint16_t exocom_port_ = 0;
+  uint16_t gateway_port_ = 0;
   std::vector<std::shared_ptr<Child>> children_;
   std::unique_ptr<Watcher> watcher_;
   std::unique_ptr<asio::posix::stream_descriptor> watch_descriptor_;
