@@ -1,5 +1,7 @@
-# The two commands of the README: `make run` and `make test`.
+# The two commands of the README: `make run` (SpaceTweet) and `make test` (everything).
 PRESET ?= dev
+EXO := $(CURDIR)/build/$(PRESET)/src/cli/exo
+RUN_ARGS ?=
 
 .PHONY: all deps build test run clean
 all: build
@@ -14,8 +16,9 @@ build: deps
 test: build
 	@ctest --preset $(PRESET)
 
+# Builds SpaceTweet's services and runs them; the URL to open is printed once all are online.
 run: build
-	@build/$(PRESET)/src/exocom/exocom --port $${PORT:-3100} --dev-open
+	@cd examples/space-tweet && $(EXO) setup && exec $(EXO) run $(RUN_ARGS)
 
 clean:
 	rm -rf build

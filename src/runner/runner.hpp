@@ -20,6 +20,9 @@ struct RunOptions {
   std::chrono::milliseconds stop_grace{3000};
   std::filesystem::path exocom_binary;
   std::map<std::string, std::string> extra_env;  // given to every service (e.g. where the SDK is)
+  std::map<std::string, uint16_t> ports;         // role → port, over what service.yml says
+  int gateway_port = -1;                         // over application.yml (0: a free port)
+  std::filesystem::path data_dir;                // where services keep data (default .exosphere/data)
 };
 
 // Runs the application until SIGINT/SIGTERM (exit code 0) or a fatal error (exit code 1).

@@ -109,7 +109,7 @@ class Supervisor {
     exocom->kind = Unit::Kind::exocom;
     exocom->command = shell_quote(options_.exocom_binary.string()) + " --host 127.0.0.1 --port 0";
     if (const config::GatewayConfig* g = app_.gateway()) {
-      uint16_t port = static_cast<uint16_t>(g->port);
+      uint16_t port = static_cast<uint16_t>(options_.gateway_port >= 0 ? options_.gateway_port : g->port);
       if (port && port_open(port))
         throw UserError(fmt::format("the gateway port {} is already in use; stop what uses it or change it in application.yml", port));
       exocom->command += fmt::format(" --gateway-port {} --gateway-role {}", port, shell_quote(g->role));
@@ -140,7 +140,9 @@ class Supervisor {
       u->online_text = s.startup.online_text;
       u->health = s.startup.health_check;
       u->timeout = std::chrono::seconds(s.startup.timeout_seconds);
-      u->port = service_port(s, ref.role);
+      u->port = options_.ports.count(ref.role) ? options_.ports.at(ref.role) : service_port(s, ref.role);
+      if (options_.ports.count(ref.role) && port_open(u->port))
+        throw UserError(fmt::format("port {} (--port {}={}) is already in use", u->port, ref.role, u->port));
       if (u->port && !taken.insert(u->port).second)
         throw UserError(fmt::format("port {} is given to two services; change one of them in its service.yml", u->port));
       u->needs.push_back(exocom_);
@@ -229,7 +231,7 @@ class Supervisor {
     if (u.kind == Unit::Kind::service) {
       env["ROLE"] = u.role;
       // Where the service keeps its local data (its SQLite store, ...); `exo clean` removes it.
-      fs::path data = app_.root / ".exosphere/data" / u.role;
+      fs::path data = (options_.data_dir.empty() ? app_.root / ".exosphere/data" : options_.data_dir) / u.role;
       std::error_code ec;
       fs::create_directories(data, ec);
       env["EXOSPHERE_DATA_DIR"] = data.string();

@@ -10,7 +10,7 @@ namespace exo::cli {
 
 namespace {
 
-constexpr std::string_view kHelp = R"(Usage: exo run [--only <roles>] [--no-watch] [--docker]
+constexpr std::string_view kHelp = R"(Usage: exo run [--only <roles>] [--no-watch] [--port <role>=<port>] [--gateway-port <port>] [--data-dir <dir>] [--docker]
 
 Runs an Exosphere application: ExoCom with the application's routes, then each service's
 dependencies, then the services, each once what it depends on is ready. Every line they print
@@ -20,18 +20,27 @@ when its build inputs changed). Ctrl-C stops everything.
 Options:
   --only <roles>   show only these roles' output (comma-separated)
   --no-watch       do not restart services when their files change
+  --port <role>=<port>
+                   run a service on another port than its service.yml says (repeatable)
+  --gateway-port <port>
+                   the port of ExoCom's gateway for browsers (0: any free port)
+  --data-dir <dir> keep the services' data there instead of .exosphere/data
   --docker         run the application with docker compose instead of local processes
 
 This command must be run in the root directory of the application.
 )";
 
 int run_run(const Args& args) {
-  std::vector<std::string> only;
+  std::vector<std::string> only, ports;
   bool no_watch = false, docker = false;
+  std::string gateway_port, data_dir;
   Options("run")
       .list("--only", &only, "roles to show")
       .flag("--no-watch", &no_watch, "do not restart on change")
       .flag("--docker", &docker, "use docker compose")
+      .list("--port", &ports, "role=port")
+      .option("--gateway-port", &gateway_port, "gateway port")
+      .option("--data-dir", &data_dir, "data folder")
       .parse(args);
   Workspace ws = load_workspace(std::filesystem::current_path());
   if (docker) return run_with_docker(ws, only);
@@ -46,6 +55,29 @@ int run_run(const Args& args) {
   options.watch = !no_watch;
   options.exocom_binary = toolchain.exocom;
   options.extra_env = toolchain.env();
+  auto port_number = [](const std::string& text, const std::string& what) {
+    try {
+      size_t used = 0;
+      int v = std::stoi(text, &used);
+      if (used == text.size() && v >= 0 && v <= 65535) return v;
+    } catch (const std::exception&) {
+    }
+    throw UserError(what + ": '" + text + "' is not a port number");
+  };
+  for (const auto& p : ports) {
+    auto eq = p.find('=');
+    if (eq == std::string::npos) throw UserError("--port: expected <role>=<port>, not '" + p + "'");
+    std::string role = p.substr(0, eq);
+    if (!ws.app.find(role)) throw UserError("--port: '" + role + "' is not a role of this application");
+    int port = port_number(p.substr(eq + 1), "--port " + role);
+    if (port == 0) throw UserError("--port " + role + ": give a port between 1 and 65535");
+    options.ports[role] = static_cast<uint16_t>(port);
+  }
+  if (!gateway_port.empty()) {
+    if (!ws.app.gateway()) throw UserError("--gateway-port: this application has no gateway (see dependencies in application.yml)");
+    options.gateway_port = port_number(gateway_port, "--gateway-port");
+  }
+  if (!data_dir.empty()) options.data_dir = std::filesystem::absolute(data_dir);
   std::vector<std::string> roles = ws.app.roles();
   roles.insert(roles.end(), {"exo-run", "exocom"});
   Logger log(roles);

@@ -1,0 +1,25 @@
+// SpaceTweet's web server: HTML pages over the users and tweets services.
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "routes.hpp"
+
+int main() {
+  try {
+    exosphere::Service service;
+    const char* port = std::getenv("PORT");
+    const char* gateway = std::getenv("EXOCOM_GATEWAY_PORT");
+    exosphere::http::Server web;
+    spacetweet::add_routes(web, service.relay(), gateway ? std::atoi(gateway) : 0);
+    service.before_all([&] {
+      auto bound = web.listen(static_cast<std::uint16_t>(port ? std::atoi(port) : 3000));
+      std::printf("SpaceTweet is running at http://localhost:%u\n", bound);
+      std::fflush(stdout);
+    });
+    return service.run();
+  } catch (const exosphere::Error& e) {
+    std::cerr << "space-tweet-web: " << e.what() << std::endl;
+    return 1;
+  }
+}

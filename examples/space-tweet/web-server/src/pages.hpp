@@ -1,0 +1,25 @@
+#pragma once
+
+// SpaceTweet's HTML. Everything that comes from users or services is escaped.
+
+#include <string>
+
+#include <exosphere/exosphere.hpp>
+
+namespace spacetweet {
+
+namespace json = exosphere::json;
+
+// The page frame; with a gateway port, the page listens for new and removed tweets.
+std::string layout(const std::string& title, const std::string& body, int gateway_port);
+// "the latest tweets (N)", the form to tweet as one of `users`, newest first.
+std::string home_page(const json::array& tweets, const json::array& users, const std::string& error);
+std::string tweet_item(const json::object& tweet);
+std::string users_page(const json::array& users, const std::string& error);
+std::string user_page(const json::object& user);
+std::string edit_user_page(const json::object& user);
+std::string tweet_page(const json::object& tweet);
+std::string login_page(const std::string& message);
+std::string message_page(const std::string& title, const std::string& text);
+
+}  // namespace spacetweet

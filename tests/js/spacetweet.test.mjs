@@ -1,0 +1,104 @@
+// SpaceTweet in a real browser (headless Chromium), started by the README's command: sign up,
+// tweet, watch the tweet appear live in a second page, delete it and watch it go.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const freePort = () => new Promise((resolve) => {
+  const s = createServer();
+  s.listen(0, '127.0.0.1', () => {
+    const { port } = s.address();
+    s.close(() => resolve(port));
+  });
+});
+
+// `make run`, with ports the OS chose and a data folder of its own.
+async function startSpaceTweet() {
+  const web = await freePort();
+  const gateway = await freePort();
+  const data = mkdtempSync(join(tmpdir(), 'spacetweet-'));
+  const child = spawn('make', ['--no-print-directory', 'run', `RUN_ARGS=--port web=${web} --gateway-port ${gateway} --data-dir ${data}`],
+                      { cwd: root, detached: true, env: { ...process.env, NO_COLOR: '1' } });
+  let output = '';
+  const online = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`SpaceTweet did not start:\n${output}`)), 600000);
+    const seen = (chunk) => {
+      output += chunk;
+      if (output.includes('all services online')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on('data', seen);
+    child.stderr.on('data', seen);
+    child.on('exit', (code) => reject(new Error(`make run exited with ${code}:\n${output}`)));
+  });
+  await online;
+  return {
+    url: `http://localhost:${web}`,
+    output: () => output,
+    stop: () => new Promise((resolve) => {
+      child.on('exit', () => {
+        rmSync(data, { recursive: true, force: true });
+        resolve();
+      });
+      process.kill(-child.pid, 'SIGINT');
+    }),
+  };
+}
+
+test('sign up, tweet, see it live in another page, delete it', { timeout: 900000 }, async () => {
+  const app = await startSpaceTweet();
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  after(async () => {
+    await browser.close();
+    await app.stop();
+  });
+  assert.match(app.output(), new RegExp(`'web' serves ${app.url.replace(/[.]/g, '\\.')}`));
+
+  const writer = await browser.newPage();
+  await writer.goto(`${app.url}/users`);
+  await writer.fill('#sign-up input[name=name]', 'Ensign <Ro>');
+  await writer.fill('#sign-up input[name=password]', 'bajor');
+  await writer.click('#sign-up button');
+  await writer.waitForURL(`${app.url}/users`);
+  assert.ok((await writer.textContent('#users')).includes('Ensign <Ro>'), 'the new user is listed (escaped, not markup)');
+
+  const reader = await browser.newPage();
+  await reader.goto(app.url);
+  await reader.waitForSelector('body[data-live="yes"]');
+  const before = Number(await reader.textContent('#count'));
+
+  await writer.goto(app.url);
+  await writer.selectOption('#new-tweet select', { label: 'Ensign <Ro>' });
+  await writer.fill('#new-tweet input[name=content]', 'Greetings from the <b>Enterprise</b>');
+  await writer.click('#new-tweet button');
+  await writer.waitForURL(`${app.url}/`);
+
+  // The second page never reloads: the tweet arrives through the gateway.
+  const live = reader.locator('#tweets li', { hasText: 'Greetings from the <b>Enterprise</b>' });
+  await live.waitFor({ timeout: 10000 });
+  assert.equal(await live.locator('.author').textContent(), 'Ensign <Ro>');
+  assert.equal(Number(await reader.textContent('#count')), before + 1);
+  assert.equal(await reader.locator('#tweets b').count(), 0, 'tweet text is not markup');
+
+  const mine = writer.locator('#tweets li', { hasText: 'Greetings from the <b>Enterprise</b>' });
+  await mine.locator('button').click();
+  await writer.waitForURL(`${app.url}/`);
+  assert.equal(await writer.locator('#tweets li', { hasText: 'Greetings from the' }).count(), 0);
+  await live.waitFor({ state: 'detached', timeout: 10000 });
+  assert.equal(Number(await reader.textContent('#count')), before);
+});
