@@ -51,6 +51,10 @@ if (targets.length) {
   lines.push('| measure | value | target | target met |');
   lines.push('|---|---:|---:|:---:|');
   for (const r of targets) {
+    if (r.target === undefined) {
+      lines.push(`| ${r.label} | ${fmt(r.value)} | — | — |`);
+      continue;
+    }
     const met = r.higher_is_better ? r.value >= r.target : r.value <= r.target;
     lines.push(`| ${r.label} | ${fmt(r.value)} | ${r.higher_is_better ? '≥' : '≤'} ${fmt(r.target)} | ${met ? 'yes' : 'no'} |`);
   }
