@@ -1,5 +1,8 @@
 #include "cli/prompt.hpp"
 
+#include <termios.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <iostream>
 
@@ -51,6 +54,37 @@ std::string Prompt::choose(const std::string& question, const std::string& flag,
       if (answer == choices[i] || answer == std::to_string(i + 1)) return choices[i];
     std::printf("'%s' is not one of the choices.\n", answer.c_str());
   }
+}
+
+bool Prompt::confirm(const std::string& question, const std::string& flag) {
+  std::printf("%s [y/N] ", question.c_str());
+  std::string line;
+  if (!read_line(line)) {
+    std::printf("\n");
+    throw UserError("no answer to '" + question + "'; answer it or pass " + flag);
+  }
+  std::string answer = to_lower(trim(line));
+  return answer == "y" || answer == "yes";
+}
+
+std::string Prompt::ask_secret(const std::string& question) {
+  bool terminal = isatty(STDIN_FILENO);
+  termios saved{};
+  if (terminal && tcgetattr(STDIN_FILENO, &saved) == 0) {
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::printf("%s ", question.c_str());
+  std::string line;
+  bool ok = read_line(line);
+  if (terminal) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    std::printf("\n");
+  }
+  if (!ok) throw UserError("no answer to '" + question + "'");
+  if (line.empty()) throw UserError("'" + question + "' needs a value; secrets may not be empty");
+  return line;
 }
 
 }  // namespace exo::cli

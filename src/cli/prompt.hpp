@@ -15,6 +15,10 @@ class Prompt {
                   bool required = false);
   // One of `choices` by name or number; Enter takes the first.
   std::string choose(const std::string& question, const std::string& flag, const std::vector<std::string>& choices);
+  // A yes/no question, "no" unless the answer is y or yes.
+  bool confirm(const std::string& question, const std::string& flag);
+  // A value that is not shown while typed (on a terminal); required.
+  std::string ask_secret(const std::string& question);
 };
 
 }  // namespace exo::cli

@@ -1,5 +1,8 @@
 #include "common/ids.hpp"
 
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <random>
 
 namespace exo {
@@ -40,6 +43,15 @@ std::string new_uuid() {
   put(hi, 16);
   put(lo, 16);
   return out;
+}
+
+
+std::string stable_hash_hex(std::string_view text, size_t digits) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return std::string(buf, std::min<size_t>(digits, 16));
 }
 
 }  // namespace exo

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace exo {
 
@@ -8,5 +9,8 @@ namespace exo {
 std::string new_uuid();
 // Lower-case hex of `n` random bytes.
 std::string random_hex(size_t n);
+// The first `digits` (at most 16) lower-case hex digits of a stable 64-bit hash (FNV-1a) of `text`:
+// the same on every machine and release, for names derived from content.
+std::string stable_hash_hex(std::string_view text, size_t digits);
 
 }  // namespace exo

@@ -16,16 +16,18 @@ json::value parse_json(std::string_view text, std::string_view what) {
 
 std::string to_json(const json::value& v) { return json::serialize(v); }
 
-static void pretty(std::string& out, const json::value& v, int indent) {
+static void pretty(std::string& out, const json::value& v, int indent, int expand_depth) {
   std::string pad(static_cast<size_t>(indent) * 2, ' ');
-  if (v.is_object()) {
+  if (indent >= expand_depth) {
+    out += json::serialize(v);
+  } else if (v.is_object()) {
     const auto& o = v.get_object();
     if (o.empty()) { out += "{}"; return; }
     out += "{\n";
     size_t i = 0;
     for (const auto& [k, val] : o) {
       out += pad + "  " + json::serialize(json::value(k)) + ": ";
-      pretty(out, val, indent + 1);
+      pretty(out, val, indent + 1, expand_depth);
       out += ++i < o.size() ? ",\n" : "\n";
     }
     out += pad + "}";
@@ -35,7 +37,7 @@ static void pretty(std::string& out, const json::value& v, int indent) {
     out += "[\n";
     for (size_t i = 0; i < a.size(); ++i) {
       out += pad + "  ";
-      pretty(out, a[i], indent + 1);
+      pretty(out, a[i], indent + 1, expand_depth);
       out += i + 1 < a.size() ? ",\n" : "\n";
     }
     out += pad + "]";
@@ -44,9 +46,9 @@ static void pretty(std::string& out, const json::value& v, int indent) {
   }
 }
 
-std::string to_pretty_json(const json::value& v) {
+std::string to_pretty_json(const json::value& v, int expand_depth) {
   std::string out;
-  pretty(out, v, 0);
+  pretty(out, v, 0, expand_depth);
   return out + "\n";
 }
 

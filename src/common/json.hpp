@@ -13,8 +13,9 @@ namespace json = boost::json;
 // Parses JSON text; throws UserError "<what>: invalid JSON (<reason>)".
 json::value parse_json(std::string_view text, std::string_view what);
 std::string to_json(const json::value& v);
-// A JSON document indented by two spaces, keys in insertion order, with a final newline.
-std::string to_pretty_json(const json::value& v);
+// A JSON document indented by two spaces, keys in insertion order, with a final newline. Values
+// nested deeper than `expand_depth` stay on one line.
+std::string to_pretty_json(const json::value& v, int expand_depth = 1 << 30);
 // The string at `key`, or `fallback` when absent or not a string.
 std::string string_at(const json::object& obj, std::string_view key, std::string_view fallback = {});
 

@@ -309,6 +309,37 @@ RunResult run_captured(SpawnOptions options, std::string_view input, std::chrono
   return result;
 }
 
+int run_attached(SpawnOptions options, std::string_view input) {
+  options.capture = false;
+  options.new_process_group = false;
+  options.stdin_pipe = !input.empty();
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGPIPE);  // a child that does not read its input must not end the caller
+  sigprocmask(SIG_BLOCK, &block, &old);
+  int code;
+  {
+    Process p(options);
+    if (p.stdin_fd() >= 0) {
+      for (size_t written = 0; written < input.size();) {
+        ssize_t w = ::write(p.stdin_fd(), input.data() + written, input.size() - written);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        written += static_cast<size_t>(w);
+      }
+      p.close_stdin();
+    }
+    code = p.wait();
+  }
+  // A Ctrl-C that arrived meanwhile was meant for the child; drop it (and any SIGPIPE) rather than die now.
+  timespec zero{0, 0};
+  while (sigtimedwait(&block, nullptr, &zero) > 0) {
+  }
+  sigprocmask(SIG_SETMASK, &old, nullptr);
+  return code;
+}
+
 int run_lines(SpawnOptions options, const std::function<void(const std::string&)>& on_line) {
   options.capture = true;
   options.merge_stderr = true;

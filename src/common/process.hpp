@@ -75,6 +75,9 @@ RunResult run_captured(SpawnOptions options, std::string_view input = {},
                        std::chrono::milliseconds timeout = std::chrono::minutes(10));
 // Runs to completion, handing each line of its merged output to `on_line` as it comes.
 int run_lines(SpawnOptions options, const std::function<void(const std::string&)>& on_line);
+// Runs in the foreground of the terminal: output goes straight to it, `input` (if any) is fed on
+// stdin. Ctrl-C reaches the child, and the caller waits for it to finish rather than dying first.
+int run_attached(SpawnOptions options, std::string_view input = {});
 // `bash -c <command>`: how user commands from service.yml run.
 std::vector<std::string> shell(std::string_view command);
 // Finds a program on PATH; empty when absent.

@@ -46,6 +46,12 @@ std::string to_upper(std::string_view s) {
   return out;
 }
 
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 std::string env_name(std::string_view s) {
   std::string out = to_upper(s);
   for (auto& c : out)

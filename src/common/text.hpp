@@ -11,6 +11,7 @@ std::vector<std::string> split(std::string_view s, char sep);
 std::vector<std::string> split_lines(std::string_view s);  // drops one trailing empty line
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 std::string to_upper(std::string_view s);
+std::string to_lower(std::string_view s);
 // `users-service` -> `USERS_SERVICE`: the form environment variable names take.
 std::string env_name(std::string_view s);
 // Shell-style glob on '/'-separated paths: `*` stays within a segment, `**` spans segments, `?` one char.

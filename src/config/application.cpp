@@ -1,9 +1,11 @@
 #include "config/application.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <set>
 
 #include "common/files.hpp"
+#include "config/service.hpp"
 #include "config/yaml_reader.hpp"
 
 namespace exo::config {
@@ -156,14 +158,21 @@ Application parse_application(const std::string& text, const std::string& file, 
   envs.expect_map();
   for (const auto& [name, env] : envs.entries()) {
     env.expect_map();
-    env.warn_unknown({"domain", "providers", "url"}, warnings);
+    env.warn_unknown({"domain", "providers", "secrets", "urls"}, warnings);
     Environment e;
     e.name = name;
     e.where = env.where();
     e.domain = env.get("domain").text();
+    e.secrets = read_secret_names(env.get("secrets"));
+    YamlNode urls = env.get("urls");
+    urls.expect_map();
+    for (const auto& [role, url] : urls.entries()) {
+      if (!app.find(role)) url.fail("'" + role + "' is not a role of this application");
+      e.urls[role] = url.required_text();
+    }
     YamlNode providers = env.get("providers");
     providers.expect_map();
-    providers.warn_unknown({"aws"}, warnings);
+    providers.warn_unknown({"aws", "docker-hub"}, warnings);
     YamlNode aws = providers.get("aws");
     if (!aws.is_null()) {
       aws.expect_map();
@@ -172,8 +181,16 @@ Application parse_application(const std::string& text, const std::string& file, 
                        warnings);
       e.aws = AwsProvider{aws.get("region").text(), aws.get("remote-state-store").text(),
                           aws.get("public-cluster-size").text(), aws.get("private-cluster-size").text(),
-                          aws.get("account-id").text(), aws.get("ssl-certificate-arn").text()};
+                          aws.get("account-id").text(), aws.get("ssl-certificate-arn").text(), aws.where(),
+                          aws.get("remote-state-store").where()};
+      const std::string& account = e.aws->account_id;
+      if (!account.empty() && (account.size() != 12 || !std::all_of(account.begin(), account.end(), ::isdigit)))
+        aws.get("account-id").fail("'" + account + "' is not an AWS account id (12 digits, quoted so YAML keeps leading zeros)");
     }
+    YamlNode hub = providers.get("docker-hub");
+    hub.expect_map();
+    hub.warn_unknown({"namespace"}, warnings);
+    e.dockerhub_namespace = hub.get("namespace").text();
     app.environments.push_back(std::move(e));
   }
   return app;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,17 +47,23 @@ struct AppDependency {
 
 struct AwsProvider {
   std::string region;
-  std::string remote_state_store;
-  std::string public_cluster_size;
+  std::string remote_state_store;    // the Terraform state bucket; empty: derived from app, env and account
+  std::string public_cluster_size;   // EC2 instance types of the clusters
   std::string private_cluster_size;
   std::string account_id;
-  std::string ssl_certificate_arn;
+  std::string ssl_certificate_arn;   // empty: Terraform requests certificates validated by DNS
+  Location where;
+  Location remote_state_store_where;
 };
 
+// A deployment target under `environments.<name>` (docs/deploy.md).
 struct Environment {
   std::string name;
-  std::string domain;
+  std::string domain;                       // the public hosted zone
   std::optional<AwsProvider> aws;
+  std::string dockerhub_namespace;          // providers.docker-hub.namespace
+  std::vector<std::string> secrets;         // given to every service, from SSM Parameter Store
+  std::map<std::string, std::string> urls;  // role → host name, overriding production.url
   Location where;
 };
 

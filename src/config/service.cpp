@@ -1,5 +1,8 @@
 #include "config/service.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include "common/files.hpp"
 #include "config/yaml_reader.hpp"
 
@@ -32,6 +35,23 @@ int read_port(const YamlNode& node) {
 }
 
 }  // namespace
+
+bool valid_secret_name(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+std::vector<std::string> read_secret_names(const YamlNode& node) {
+  std::vector<std::string> names;
+  std::vector<YamlNode> items = node.is_scalar() ? std::vector<YamlNode>{node} : node.items();
+  for (const auto& item : items) {
+    std::string name = item.text();
+    if (!valid_secret_name(name))
+      item.fail("'" + name + "' is not a valid secret name; use letters, digits and '_', like DATABASE_URL");
+    names.push_back(name);
+  }
+  return names;
+}
 
 Service parse_service(const std::string& text, const std::string& file, const std::filesystem::path& dir,
                       Warnings& warnings) {
@@ -116,13 +136,18 @@ Service parse_service(const std::string& text, const std::string& file, const st
 
   YamlNode production = doc.get("production");
   production.expect_map();
-  production.warn_unknown({"url", "aws", "health-check", "port"}, warnings);
+  production.warn_unknown({"url", "aws", "health-check", "port", "secrets"}, warnings);
+  s.production.where = production.where();
   s.production.url = production.get("url").text();
   s.production.health_check = production.get("health-check").text();
+  if (!s.production.health_check.empty() && s.production.health_check[0] != '/')
+    production.get("health-check").fail("must be a path starting with '/', like /status");
+  s.production.secrets = read_secret_names(production.get("secrets"));
   YamlNode aws = production.get("aws");
   aws.expect_map();
   aws.warn_unknown({"public-port", "cpu", "memory"}, warnings);
   s.production.public_port = read_port(aws.get("public-port"));
+  if (!s.production.public_port) s.production.public_port = read_port(production.get("port"));
   s.production.cpu = static_cast<int>(aws.get("cpu").integer().value_or(0));
   s.production.memory = static_cast<int>(aws.get("memory").integer().value_or(0));
   return s;

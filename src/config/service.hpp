@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/application.hpp"
+#include "config/yaml_reader.hpp"
 
 namespace exo::config {
 
@@ -42,11 +43,14 @@ struct RestartPolicy {
   int max_restarts = 5;
 };
 
+// How the service runs when deployed (`production:` in service.yml, docs/deploy.md).
 struct Production {
-  std::string url;
-  int public_port = 0;
-  int cpu = 0, memory = 0;
-  std::string health_check;
+  std::string url;           // the public host name of a public service
+  int public_port = 0;       // the port its container listens on
+  int cpu = 0, memory = 0;   // CPU units (1024 = one vCPU) and MiB
+  std::string health_check;  // the load balancer's health-check path
+  std::vector<std::string> secrets;  // names of secrets it receives as environment variables
+  Location where;
 };
 
 struct Service {
@@ -64,6 +68,11 @@ struct Service {
   Production production;
   int port = 0;  // the port it listens on when it is not assigned one
 };
+
+// True for names secrets may have: an environment variable name, like DATABASE_URL.
+bool valid_secret_name(std::string_view name);
+// Reads a list of secret names, failing at the first invalid one.
+std::vector<std::string> read_secret_names(const YamlNode& node);
 
 // Reads `<dir>/service.yml`.
 Service load_service(const std::filesystem::path& dir, Warnings& warnings);

@@ -1,22 +1,16 @@
 #include "deploy/compose.hpp"
 
-#include <cctype>
 #include <set>
 
 #include "common/text.hpp"
+#include "deploy/target.hpp"
 #include "deploy/yaml_writer.hpp"
 
 namespace exo::deploy {
 
 std::string project_name(const std::string& app_name) {
-  std::string out;
-  for (char c : app_name) {
-    auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u)) out += static_cast<char>(std::tolower(u));
-    else if (!out.empty() && out.back() != '-') out += '-';
-  }
-  while (!out.empty() && out.back() == '-') out.pop_back();
-  return out.empty() ? "exosphere-app" : out;
+  std::string name = slug(app_name);
+  return name.empty() ? "exosphere-app" : name;
 }
 
 namespace {

@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "common/envelope.hpp"
+#include "common/text.hpp"
 
 namespace exo::deploy {
 
@@ -10,8 +11,7 @@ std::string YamlWriter::scalar(std::string_view v) {
   bool plain = !v.empty();
   if (plain) {
     static constexpr std::string_view kWords[] = {"true", "false", "yes", "no", "on", "off", "null", "~", "y", "n"};
-    std::string lower;
-    for (char c : v) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string lower = to_lower(v);
     for (auto w : kWords) plain = plain && lower != w;
     bool numeric = true;
     for (char c : v) numeric = numeric && (std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E');

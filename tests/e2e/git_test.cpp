@@ -9,15 +9,6 @@ using namespace exo::test;
 
 namespace {
 
-void git(const fs::path& cwd, std::vector<std::string> args) {
-  SpawnOptions o;
-  o.argv = {"git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"};
-  o.argv.insert(o.argv.end(), args.begin(), args.end());
-  o.cwd = cwd;
-  auto r = run_captured(o);
-  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-}
-
 // A bare repository `name`.git under origins/ holding `files`.
 void repo(Sandbox& box, const std::string& name, const std::map<std::string, std::string>& files) {
   fs::path work = box / ("work-" + name);

@@ -1,5 +1,7 @@
 #include "support/test_support.hpp"
 
+#include <gtest/gtest.h>
+
 #include "common/text.hpp"
 
 namespace exo::test {
@@ -39,30 +41,54 @@ RunResult run_exo(const std::vector<std::string>& args, const fs::path& cwd, std
 
 namespace exo::test {
 
+std::string git(const fs::path& cwd, std::vector<std::string> args) {
+  SpawnOptions o;
+  o.argv = {"git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"};
+  o.argv.insert(o.argv.end(), args.begin(), args.end());
+  o.cwd = cwd;
+  auto r = run_captured(o);
+  EXPECT_EQ(r.exit_code, 0) << "git " << join(args, " ") << ": " << r.out << r.err;
+  return r.out;
+}
+
+void copy_tree(const fs::path& from, const fs::path& to) {
+  fs::create_directories(to);
+  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+}
+
 StandIn::StandIn(const Sandbox& box, const std::string& program)
     : bin_(box / "stand-ins"), log_(box / ("stand-ins/" + program + ".calls")), program_(program) {
   fs::create_directories(bin_);
   write_file(log_, "");
+  if (!path_exists(bin_ / "all.calls")) write_file(bin_ / "all.calls", "");
   write_script();
 }
 
-void StandIn::on(const std::string& prefix, int code, const std::string& out) {
-  rules_.emplace_back(prefix, code, out);
+void StandIn::on(const std::string& prefix, int code, const std::string& out, const std::string& err, bool read_stdin) {
+  rules_.push_back({prefix, code, out, err, read_stdin});
   write_script();
 }
 
 void StandIn::write_script() const {
   std::string s = "#!/bin/bash\n# recording stand-in for " + program_ + "\nargs=\"$*\"\nprintf '%s\\n' \"$args\" >> " +
-                  shell_quote(log_.string()) + "\n";
-  for (const auto& [prefix, code, out] : rules_) {
-    s += "case \"$args\" in " + shell_quote(prefix) + "*) printf '%s' " + shell_quote(out) + "; exit " +
-         std::to_string(code) + ";; esac\n";
+                  shell_quote(log_.string()) + "\nprintf '%s %s\\n' " + shell_quote(program_) + " \"$args\" >> " +
+                  shell_quote((bin_ / "all.calls").string()) + "\n";
+  // The latest rule wins, so a test can override a general answer with a specific one.
+  for (auto it = rules_.rbegin(); it != rules_.rend(); ++it) {
+    s += "case \"$args\" in " + shell_quote(it->prefix) + "*) ";
+    if (it->read_stdin) s += "cat >> " + shell_quote((bin_ / (program_ + ".stdin")).string()) + "; ";
+    s += "printf '%s' " + shell_quote(it->out) + "; printf '%s' " + shell_quote(it->err) + " >&2; exit " +
+         std::to_string(it->code) + ";; esac\n";
   }
   s += "exit 0\n";
   fs::path script = bin_ / program_;
   write_file(script, s);
   fs::permissions(script, fs::perms::owner_all | fs::perms::group_read | fs::perms::others_read);
 }
+
+std::string StandIn::stdin_received() const { return try_read_file(bin_ / (program_ + ".stdin")).value_or(""); }
+
+std::vector<std::string> StandIn::all_calls(const Sandbox& box) { return split_lines(read_file(box / "stand-ins/all.calls")); }
 
 std::vector<std::string> StandIn::calls() const {
   auto lines = split_lines(read_file(log_));

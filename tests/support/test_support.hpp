@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <initializer_list>
-#include <tuple>
 #include <map>
 #include <string>
 #include <utility>
@@ -39,19 +38,36 @@ std::string dedent(std::string_view text);
 class StandIn {
  public:
   StandIn(const Sandbox& box, const std::string& program);
-  // Calls whose arguments start with `prefix` print `out` and exit with `code`.
-  void on(const std::string& prefix, int code, const std::string& out = "");
+  // Calls whose arguments start with `prefix` print `out` (and `err` on stderr) and exit with
+  // `code`; with `read_stdin` their standard input is kept (see stdin_received). The latest
+  // matching rule wins; calls no rule matches exit 0 silently.
+  void on(const std::string& prefix, int code, const std::string& out = "", const std::string& err = "",
+          bool read_stdin = false);
   std::vector<std::string> calls() const;
+  std::string stdin_received() const;
   std::string path_dir() const { return bin_.string(); }
+  // Every stand-in's calls in the sandbox, in order, as `<program> <arguments>`.
+  static std::vector<std::string> all_calls(const Sandbox& box);
   // PATH with the stand-ins first.
   static std::string path_with(const fs::path& bin);
 
  private:
+  struct Rule {
+    std::string prefix;
+    int code;
+    std::string out, err;
+    bool read_stdin;
+  };
   void write_script() const;
   fs::path bin_, log_;
   std::string program_;
-  std::vector<std::tuple<std::string, int, std::string>> rules_;
+  std::vector<Rule> rules_;
 };
+
+// Runs git in `cwd` with a fixed identity; fails the test when git fails. Returns its output.
+std::string git(const fs::path& cwd, std::vector<std::string> args);
+// Copies the folder `from` (recursively) to `to`.
+void copy_tree(const fs::path& from, const fs::path& to);
 
 // Runs the built `exo` as a user types it, in `cwd`, with NO_COLOR set.
 RunResult run_exo(const std::vector<std::string>& args, const fs::path& cwd, std::string_view input = {},

@@ -17,12 +17,17 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view kHelp = R"(Usage: exo generate docker-compose [--check]
+       exo generate terraform [--check]
 
-Writes docker-compose.yml for the application: ExoCom, every service and its dependencies, with
-the environment exo run gives them. With --check nothing is written; the command exits with 1
-when the file is missing or out of date (for CI).
+docker-compose writes docker-compose.yml for the application: ExoCom, every service and its
+dependencies, with the environment exo run gives them.
 
-This command must be run in the root directory of the application.
+terraform writes the application's Terraform into terraform/: main.tf, services.tf,
+variables.tf and outputs.tf, the modules they use (shipped with exo, in terraform/modules), and
+one <env>.tfvars.json per environment of application.yml (see docs/deploy.md).
+
+With --check nothing is written; the command exits with 1 when a file is missing or out of date
+(for CI). This command must be run in the root directory of the application.
 )";
 
 int generate_compose(const Args& args) {
@@ -68,22 +73,12 @@ int run_with_docker(const Workspace& ws, const std::vector<std::string>& only) {
   up.insert(up.end(), only.begin(), only.end());
   std::printf("Running %s with docker compose (%s)\n\n", ws.app.name.c_str(), display_path(file).c_str());
   std::fflush(stdout);
-  // Ctrl-C reaches docker compose through the terminal's process group; exo waits and cleans up.
-  sigset_t block, old;
-  sigemptyset(&block);
-  sigaddset(&block, SIGINT);
-  sigaddset(&block, SIGTERM);
-  sigprocmask(SIG_BLOCK, &block, &old);
   SpawnOptions o;
   o.argv = up;
-  o.capture = false;
-  o.new_process_group = false;
-  Process compose(o);
-  int code = compose.wait();
-  SpawnOptions down = o;
+  int code = run_attached(o);
+  SpawnOptions down;
   down.argv = {"docker", "compose", "-f", file.string(), "-p", project, "down"};
-  Process(down).wait();
-  sigprocmask(SIG_SETMASK, &old, nullptr);
+  run_attached(down);
   if (code == 0 || code == 128 + SIGINT || code == 130) {
     std::puts("  shutting down ...");
     return 0;

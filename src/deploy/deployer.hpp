@@ -1,0 +1,31 @@
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "deploy/target.hpp"
+
+namespace exo::deploy {
+
+struct DeployOptions {
+  enum class Mode { deploy, teardown, nuke } mode = Mode::deploy;
+  bool auto_approve = false;
+  std::string registry = "dockerhub";  // or "ecr"
+};
+
+// Asks the user a yes/no question; true for yes.
+using Confirm = std::function<bool(const std::string& question)>;
+
+// `exo deploy`: writes terraform/, checks credentials and secrets, prepares the state bucket and
+// the hosted zone, delivers the images, then init → plan → confirm → apply. Teardown and nuke
+// plan the destruction, confirm, apply it, and (nuke) remove the hosted zone. Every step is
+// safe to repeat, so a failed run is continued by running again. Returns the exit code: 0, or 2
+// when the user declines; failures throw UserError naming the step and the fix.
+int deploy(const DeployTarget& target, const EnvironmentTarget& env, const std::filesystem::path& app_root,
+           const DeployOptions& options, const Confirm& confirm);
+
+// Writes terraform/ under `app_root`; returns the files whose content changed.
+std::vector<std::string> write_terraform(const DeployTarget& target, const std::filesystem::path& app_root);
+
+}  // namespace exo::deploy

@@ -1,0 +1,152 @@
+# ExoCom, the application's message bus: one task on its own one-machine cluster in the private
+# network, registered in the application's private DNS namespace as exocom.<namespace>.
+
+variable "name" {
+  type = string
+}
+
+variable "cluster_id" {
+  type = string
+}
+
+variable "capacity_provider" {
+  type = string
+}
+
+variable "image" {
+  type = string
+}
+
+variable "service_data" {
+  description = "The routing table (SERVICE_DATA): what each role sends and receives."
+  type        = string
+}
+
+variable "port" {
+  type    = number
+  default = 80
+}
+
+variable "vpc_id" {
+  type = string
+}
+
+variable "subnet_ids" {
+  type = list(string)
+}
+
+variable "client_security_group_ids" {
+  description = "Security groups of the instances whose services connect to ExoCom."
+  type        = list(string)
+}
+
+variable "namespace_id" {
+  type = string
+}
+
+variable "namespace_name" {
+  type = string
+}
+
+variable "execution_role_arn" {
+  type = string
+}
+
+data "aws_region" "current" {}
+
+resource "aws_cloudwatch_log_group" "main" {
+  name              = "/exo/${var.name}"
+  retention_in_days = 30
+}
+
+resource "aws_security_group" "main" {
+  name        = var.name
+  description = "ExoCom of ${var.name}"
+  vpc_id      = var.vpc_id
+
+  ingress {
+    description     = "services connecting to the bus"
+    from_port       = var.port
+    to_port         = var.port
+    protocol        = "tcp"
+    security_groups = var.client_security_group_ids
+  }
+
+  egress {
+    from_port   = 0
+    to_port     = 0
+    protocol    = "-1"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+
+resource "aws_ecs_task_definition" "main" {
+  family                   = var.name
+  network_mode             = "awsvpc"
+  requires_compatibilities = ["EC2"]
+  execution_role_arn       = var.execution_role_arn
+  container_definitions = jsonencode([{
+    name         = "exocom"
+    image        = var.image
+    cpu          = 256
+    memory       = 256
+    essential    = true
+    portMappings = [{ containerPort = var.port, protocol = "tcp" }]
+    environment = [
+      { name = "PORT", value = tostring(var.port) },
+      { name = "SERVICE_DATA", value = var.service_data },
+    ]
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.main.name
+        awslogs-region        = data.aws_region.current.name
+        awslogs-stream-prefix = "exocom"
+      }
+    }
+  }])
+}
+
+resource "aws_service_discovery_service" "main" {
+  name = "exocom"
+  dns_config {
+    namespace_id   = var.namespace_id
+    routing_policy = "MULTIVALUE"
+    dns_records {
+      ttl  = 10
+      type = "A"
+    }
+  }
+}
+
+resource "aws_ecs_service" "main" {
+  name            = "exocom"
+  cluster         = var.cluster_id
+  task_definition = aws_ecs_task_definition.main.arn
+  desired_count   = 1
+  # One machine: the old task stops before the new one starts.
+  deployment_minimum_healthy_percent = 0
+  deployment_maximum_percent         = 100
+
+  capacity_provider_strategy {
+    capacity_provider = var.capacity_provider
+    weight            = 1
+  }
+
+  network_configuration {
+    subnets         = var.subnet_ids
+    security_groups = [aws_security_group.main.id]
+  }
+
+  service_registries {
+    registry_arn = aws_service_discovery_service.main.arn
+  }
+}
+
+output "host" {
+  value = "exocom.${var.namespace_name}"
+}
+
+output "port" {
+  value = var.port
+}

@@ -1,0 +1,123 @@
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "common/error.hpp"
+#include "deploy/target.hpp"
+#include "deploy/terraform.hpp"
+
+using namespace exo;
+using namespace exo::deploy;
+
+namespace {
+
+config::Application app(const std::string& yml) {
+  config::Warnings w;
+  return config::parse_application(yml, "application.yml", "/app", w);
+}
+
+config::Service service(const std::string& yml, const std::string& file) {
+  config::Warnings w;
+  return config::parse_service(yml, file, "/app/x", w);
+}
+
+const std::string kApp = R"(name: Shop
+services:
+  public:
+    web: {location: ./web}
+  private:
+    worker: {location: ./worker}
+environments:
+  production:
+    domain: shop.example.com
+    secrets: [DATABASE_URL]
+    providers:
+      aws: {region: eu-west-1}
+  staging:
+    domain: staging.shop.example.com
+    urls: {web: staging.shop.example.com}
+    providers:
+      aws: {region: eu-west-1, remote-state-store: shop-staging-state}
+)";
+
+std::map<std::string, config::Service> services() {
+  return {{"web", service("production: {url: www.shop.example.com, secrets: [SESSION_KEY], aws: {public-port: 3000, cpu: 256, memory: 512}}",
+                          "web/service.yml")},
+          {"worker", service("production: {aws: {cpu: 128, memory: 256}}", "worker/service.yml")}};
+}
+
+}  // namespace
+
+TEST(DeployNames, PrefixesFitTheLoadBalancerLimitAndStayUnique) {
+  EXPECT_EQ(name_prefix("shop", "production"), "shop-production");
+  std::set<std::string> seen;
+  for (std::string app_slug : {"a-very-long-application-name", "a-very-long-application-name-2", "x"})
+    for (std::string env : {"production", "production-eu-central", "qa"}) {
+      std::string p = name_prefix(app_slug, env);
+      EXPECT_LE(p.size(), 22u) << p;
+      EXPECT_TRUE(seen.insert(p).second) << "collision: " << p;
+      for (std::string role : {"web", "customer-dashboard", "customer-dashboards"}) {
+        EnvironmentTarget e;
+        e.name_prefix = p;
+        ServiceTarget s;
+        s.short_name = short_name(role);
+        EXPECT_LE(s.short_name.size(), 9u);
+        EXPECT_EQ(load_balancer_name_problem(load_balancer_name(e, s)), "") << load_balancer_name(e, s);
+      }
+    }
+  EXPECT_NE(short_name("customer-dashboard"), short_name("customer-dashboards"));
+  EXPECT_EQ(name_prefix("internal-tools", "qa").rfind("internal-", 0), std::string::npos);
+}
+
+TEST(DeployNames, SlugsAndAwsRules) {
+  EXPECT_EQ(slug("Data Pipeline!"), "data-pipeline");
+  EXPECT_EQ(slug("!!!"), "");
+  EXPECT_EQ(load_balancer_name_problem(std::string(33, 'a')), "must have 1 to 32 characters");
+  EXPECT_EQ(load_balancer_name_problem("internal-x"), "must not start with 'internal-'");
+  EXPECT_EQ(load_balancer_name_problem("a_b"), "may hold only letters, digits and '-'");
+  EXPECT_EQ(bucket_name_problem("ab"), "must have 3 to 63 characters");
+  EXPECT_EQ(bucket_name_problem("-abc"), "must start and end with a letter or digit");
+  EXPECT_EQ(bucket_name_problem("shop-production-terraform-111122223333"), "");
+  EXPECT_TRUE(config::valid_secret_name("DATABASE_URL"));
+  EXPECT_FALSE(config::valid_secret_name("1KEY"));
+  EXPECT_FALSE(config::valid_secret_name("db-url"));
+}
+
+TEST(DeployTarget, CarriesWhatDeployNeeds) {
+  auto t = deploy_target(app(kApp), services());
+  EXPECT_EQ(t.app_slug, "shop");
+  EXPECT_EQ(t.exocom_image, "exosphere/exocom:latest");
+  ASSERT_EQ(t.services.size(), 2u);
+  EXPECT_TRUE(t.services[0].is_public);
+  EXPECT_EQ(t.services[0].health_check, "/");
+  const auto& prod = t.environment("production");
+  EXPECT_EQ(prod.urls.at("web"), "www.shop.example.com");
+  EXPECT_EQ(prod.secrets_for(t.services[0]), (std::vector<std::string>{"DATABASE_URL", "SESSION_KEY"}));
+  EXPECT_EQ(prod.secrets_for(t.services[1]), (std::vector<std::string>{"DATABASE_URL"}));
+  EXPECT_EQ(prod.state_bucket("111122223333"), "shop-production-terraform-111122223333");
+  EXPECT_EQ(prod.state_key, "exosphere/shop/production.tfstate");
+  EXPECT_EQ(prod.secrets_path, "/exo/shop/production/");
+  const auto& staging = t.environment("staging");
+  EXPECT_EQ(staging.urls.at("web"), "staging.shop.example.com");
+  EXPECT_EQ(staging.state_bucket("111122223333"), "shop-staging-state");
+}
+
+TEST(DeployTarget, PicksTheEnvironment) {
+  auto t = deploy_target(app(kApp), services());
+  EXPECT_EQ(t.environment("").name, "production");
+  try {
+    t.environment("qa");
+    FAIL();
+  } catch (const UserError& e) {
+    EXPECT_STREQ(e.what(), "'qa' is not an environment in application.yml; valid environments: production, staging");
+  }
+}
+
+TEST(TerraformFiles, AreTheSameBytesForTheSameInput) {
+  auto a = terraform_files(deploy_target(app(kApp), services()));
+  auto b = terraform_files(deploy_target(app(kApp), services()));
+  EXPECT_EQ(a, b);
+  EXPECT_TRUE(a.count("production.tfvars.json"));
+  EXPECT_TRUE(a.count("staging.tfvars.json"));
+  EXPECT_TRUE(a.count("modules/service/main.tf"));
+}
