@@ -1,35 +1,29 @@
 #include "deploy/hcl_writer.hpp"
 
 #include <cctype>
-#include <cstdio>
 
+#include "common/json.hpp"
 #include "common/text.hpp"
 
 namespace exo::deploy {
 
-std::string hcl_string(std::string_view text) {
-  std::string out = "\"";
+namespace {
+
+// `${` and `%{` open templates in HCL strings and heredocs; `$${` and `%%{` are their literal forms.
+std::string escape_templates(std::string_view text) {
+  std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    bool opens_template = (c == '$' || c == '%') && i + 1 < text.size() && text[i + 1] == '{';
-    if (opens_template) out += c;  // `$${` and `%%{` are the literal forms
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
+    if ((text[i] == '$' || text[i] == '%') && i + 1 < text.size() && text[i + 1] == '{') out += text[i];
+    out += text[i];
   }
-  return out + "\"";
+  return out;
+}
+
+}  // namespace
+
+std::string hcl_string(std::string_view text) {
+  // HCL's string escapes are JSON's (\", \\, \n, \uNNNN, ...), plus the template sequences.
+  return escape_templates(to_json(json::value(json::string_view(text.data(), text.size()))));
 }
 
 std::string hcl_key(std::string_view name) {
@@ -90,14 +84,7 @@ void HclWriter::heredoc(std::string_view name, std::string_view text) {
   flush();
   line(std::string(name) + " = <<-EOT");
   ++depth_;
-  for (const auto& l : split_lines(text)) {
-    std::string escaped;
-    for (size_t i = 0; i < l.size(); ++i) {
-      if ((l[i] == '$' || l[i] == '%') && i + 1 < l.size() && l[i + 1] == '{') escaped += l[i];
-      escaped += l[i];
-    }
-    line(escaped);
-  }
+  for (const auto& l : split_lines(text)) line(escape_templates(l));
   --depth_;
   line("EOT");
 }
