@@ -4,12 +4,22 @@ import { execSync } from 'node:child_process';
 import { join } from 'node:path';
 
 const dir = process.argv[2];
+// A driver's result lines are JSON objects; other lines on its stdout (a service's "online at port")
+// are chatter. A result line that does not parse stops the script.
 const read = (name) => {
+  let text;
   try {
-    return readFileSync(join(dir, name), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    text = readFileSync(join(dir, name), 'utf8');
   } catch {
     return [];
   }
+  return text.split('\n').filter((l) => l.startsWith('{')).map((l, i) => {
+    try {
+      return JSON.parse(l);
+    } catch (e) {
+      throw new Error(`${name}: result line ${i + 1} is not JSON (${e.message}): ${l}`);
+    }
+  });
 };
 const sh = (cmd) => { try { return execSync(cmd, { encoding: 'utf8' }).trim(); } catch { return 'unknown'; } };
 const fmt = (v) => (Math.abs(v) >= 1000 ? Math.round(v).toLocaleString('en-US') : Number(v.toFixed(1)).toString());

@@ -57,7 +57,8 @@ double own_start_ms() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string exo = argc > 1 ? argv[1] : "build/release/src/cli/exo";
+  // Services start in their own folders: the binary needs a path that works from anywhere.
+  std::string exo = std::filesystem::absolute(argc > 1 ? argv[1] : "build/release/src/cli/exo").string();
   TempDir dir("exo-run-bench");
   std::string yml = "name: bench\nservices:\n  public:\n";
   for (int i = 0; i < kServices; ++i) {
