@@ -10,6 +10,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <initializer_list>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -264,9 +266,37 @@ int Process::stop(std::chrono::milliseconds grace) {
   return wait();
 }
 
+namespace {
+
+// Keeps `signals` blocked for this thread; on release drops any that arrived meanwhile, so a
+// child that stops reading its input (SIGPIPE) or a Ctrl-C meant for a child does not end exo.
+class BlockedSignals {
+ public:
+  explicit BlockedSignals(std::initializer_list<int> signals) {
+    sigemptyset(&set_);
+    for (int s : signals) sigaddset(&set_, s);
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+  }
+  BlockedSignals(const BlockedSignals&) = delete;
+  BlockedSignals& operator=(const BlockedSignals&) = delete;
+  ~BlockedSignals() {
+    timespec zero{0, 0};
+    while (sigtimedwait(&set_, nullptr, &zero) > 0) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  sigset_t set_, old_;
+};
+
+}  // namespace
+
 RunResult run_captured(SpawnOptions options, std::string_view input, std::chrono::milliseconds timeout) {
   options.capture = true;
   options.stdin_pipe = !input.empty();
+  std::optional<BlockedSignals> blocked;
+  if (!input.empty()) blocked.emplace(std::initializer_list<int>{SIGPIPE});
   Process p(options);
   RunResult result;
   size_t written = 0;
@@ -313,31 +343,19 @@ int run_attached(SpawnOptions options, std::string_view input) {
   options.capture = false;
   options.new_process_group = false;
   options.stdin_pipe = !input.empty();
-  sigset_t block, old;
-  sigemptyset(&block);
-  sigaddset(&block, SIGINT);
-  sigaddset(&block, SIGPIPE);  // a child that does not read its input must not end the caller
-  sigprocmask(SIG_BLOCK, &block, &old);
-  int code;
-  {
-    Process p(options);
-    if (p.stdin_fd() >= 0) {
-      for (size_t written = 0; written < input.size();) {
-        ssize_t w = ::write(p.stdin_fd(), input.data() + written, input.size() - written);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) break;
-        written += static_cast<size_t>(w);
-      }
-      p.close_stdin();
+  // A Ctrl-C meanwhile is meant for the child, which decides how to stop; exo waits for it.
+  BlockedSignals blocked({SIGINT, SIGPIPE});
+  Process p(options);
+  if (p.stdin_fd() >= 0) {
+    for (size_t written = 0; written < input.size();) {
+      ssize_t w = ::write(p.stdin_fd(), input.data() + written, input.size() - written);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) break;
+      written += static_cast<size_t>(w);
     }
-    code = p.wait();
+    p.close_stdin();
   }
-  // A Ctrl-C that arrived meanwhile was meant for the child; drop it (and any SIGPIPE) rather than die now.
-  timespec zero{0, 0};
-  while (sigtimedwait(&block, nullptr, &zero) > 0) {
-  }
-  sigprocmask(SIG_SETMASK, &old, nullptr);
-  return code;
+  return p.wait();
 }
 
 int run_lines(SpawnOptions options, const std::function<void(const std::string&)>& on_line) {

@@ -186,6 +186,8 @@ DeployTarget deploy_target(const config::Application& app, const std::map<std::s
     if (!modules.insert(st.module).second || !short_names.insert(st.short_name).second)
       problems.add(ref.where, "role '" + ref.role + "' gives the same AWS names as another role; rename one of them");
     if (st.slug.empty()) problems.add(ref.where, "role '" + ref.role + "' cannot form AWS resource names");
+    if (st.slug == "exocom")
+      problems.add(ref.where, "role '" + ref.role + "' would share its AWS names with ExoCom's; rename the role");
     t.services.push_back(std::move(st));
   }
 

@@ -104,7 +104,8 @@ std::string main_tf(const DeployTarget& t) {
   if (t.has_private()) cluster("private", false);
 
   w.blank();
-  w.comment("ExoCom runs alone on a one-machine cluster in the private network.");
+  w.comment("ExoCom runs alone on a one-machine cluster in the private network (a second machine only");
+  w.comment("while a new image rolls out, so the bus moves before the old one stops).");
   w.open("module \"exocom_cluster\"");
   w.attribute("source", "\"./modules/ecs-cluster\"");
   w.attribute("name", "\"${var.name_prefix}-exocom\"");
@@ -112,7 +113,8 @@ std::string main_tf(const DeployTarget& t) {
   w.attribute("subnet_ids", "module.network.private_subnet_ids");
   w.attribute("instance_type", "\"t3.micro\"");
   w.attribute("min_size", "1");
-  w.attribute("max_size", "1");
+  w.attribute("max_size", "2");
+  w.attribute("min_healthy_percentage", "100");
   w.close();
   w.blank();
 
@@ -170,7 +172,10 @@ std::string services_tf(const DeployTarget& t) {
     w.attribute("cpu", std::to_string(s.cpu));
     w.attribute("memory", std::to_string(s.memory));
     if (s.port) w.attribute("container_port", std::to_string(s.port));
-    if (s.is_public) w.attribute("target_group_arn", "module.lb_" + s.module + ".target_group_arn");
+    if (s.is_public) {
+      w.attribute("load_balanced", "true");
+      w.attribute("target_group_arn", "module.lb_" + s.module + ".target_group_arn");
+    }
     w.attribute("execution_role_arn", "module.execution_role.arn");
     w.attribute("secrets", "var.secrets[" + hcl_string(s.role) + "]");
     w.attribute("secrets_arn_prefix", "module.execution_role.secrets_arn_prefix");

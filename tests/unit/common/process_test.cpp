@@ -70,3 +70,12 @@ TEST(Process, FindProgramOnPath) {
   EXPECT_FALSE(find_program("bash").empty());
   EXPECT_TRUE(find_program("surely-no-such-program-here").empty());
 }
+
+TEST(Process, AChildThatIgnoresItsInputDoesNotEndTheCaller) {
+  // Without care, writing into the closed pipe raises SIGPIPE and kills this test process.
+  std::string input(1 << 20, 'x');
+  exo::SpawnOptions o;
+  o.argv = {"true"};
+  EXPECT_EQ(exo::run_captured(o, input).exit_code, 0);
+  EXPECT_EQ(exo::run_attached(o, input), 0);
+}

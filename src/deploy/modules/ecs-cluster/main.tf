@@ -33,11 +33,19 @@ variable "max_size" {
   default = 4
 }
 
+variable "min_healthy_percentage" {
+  description = "Share of instances kept in service while a new image rolls out; 100 starts new ones first."
+  type        = number
+  default     = 90
+}
+
 variable "ingress_security_group_ids" {
   description = "Security groups (load balancers) that may reach the containers' dynamic host ports."
   type        = list(string)
   default     = []
 }
+
+data "aws_partition" "current" {}
 
 data "aws_ssm_parameter" "ecs_ami" {
   name = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
@@ -65,12 +73,12 @@ resource "aws_iam_role" "instance" {
 
 resource "aws_iam_role_policy_attachment" "ecs" {
   role       = aws_iam_role.instance.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
 }
 
 resource "aws_iam_role_policy_attachment" "ssm" {
   role       = aws_iam_role.instance.name
-  policy_arn = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
 }
 
 resource "aws_iam_instance_profile" "instance" {
@@ -104,7 +112,7 @@ resource "aws_security_group" "instances" {
 
 resource "aws_launch_template" "main" {
   name_prefix   = "${var.name}-"
-  image_id      = data.aws_ssm_parameter.ecs_ami.value
+  image_id      = data.aws_ssm_parameter.ecs_ami.insecure_value
   instance_type = var.instance_type
   user_data     = base64encode("#!/bin/bash\necho ECS_CLUSTER=${aws_ecs_cluster.main.name} >> /etc/ecs/ecs.config\n")
 
@@ -117,8 +125,10 @@ resource "aws_launch_template" "main" {
     security_groups             = [aws_security_group.instances.id]
   }
 
+  # Containers share the instance's network in bridge mode: one hop keeps them from its credentials.
   metadata_options {
-    http_tokens = "required"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
   }
 
   tag_specifications {
@@ -134,6 +144,7 @@ resource "aws_autoscaling_group" "main" {
   min_size            = var.min_size
   max_size            = var.max_size
   vpc_zone_identifier = var.subnet_ids
+  force_delete        = true
 
   launch_template {
     id      = aws_launch_template.main.id
@@ -142,6 +153,9 @@ resource "aws_autoscaling_group" "main" {
 
   instance_refresh {
     strategy = "Rolling"
+    preferences {
+      min_healthy_percentage = var.min_healthy_percentage
+    }
   }
 
   tag {

@@ -14,6 +14,8 @@ data "aws_caller_identity" "current" {}
 
 data "aws_region" "current" {}
 
+data "aws_partition" "current" {}
+
 resource "aws_iam_role" "main" {
   name = var.name
   assume_role_policy = jsonencode({
@@ -28,7 +30,7 @@ resource "aws_iam_role" "main" {
 
 resource "aws_iam_role_policy_attachment" "execution" {
   role       = aws_iam_role.main.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 }
 
 resource "aws_iam_role_policy" "secrets" {
@@ -39,7 +41,7 @@ resource "aws_iam_role_policy" "secrets" {
     Statement = [{
       Effect   = "Allow"
       Action   = ["ssm:GetParameters"]
-      Resource = "arn:aws:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter${var.secrets_path}*"
+      Resource = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter${var.secrets_path}*"
     }]
   })
 }
@@ -49,5 +51,5 @@ output "arn" {
 }
 
 output "secrets_arn_prefix" {
-  value = "arn:aws:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter${var.secrets_path}"
+  value = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter${var.secrets_path}"
 }

@@ -109,6 +109,8 @@ resource "aws_ecs_task_definition" "main" {
 
 resource "aws_service_discovery_service" "main" {
   name = "exocom"
+  # ECS deregisters the task only after its service is gone.
+  force_destroy = true
   dns_config {
     namespace_id   = var.namespace_id
     routing_policy = "MULTIVALUE"

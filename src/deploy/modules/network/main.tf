@@ -18,6 +18,11 @@ variable "zone_count" {
 
 data "aws_availability_zones" "available" {
   state = "available"
+  # Local Zones may lack load balancers and instance types.
+  filter {
+    name   = "opt-in-status"
+    values = ["opt-in-not-required"]
+  }
 }
 
 resource "aws_vpc" "main" {

@@ -56,8 +56,14 @@ variable "execution_role_arn" {
   type = string
 }
 
+variable "load_balanced" {
+  description = "Whether the service sits behind a load balancer (known at plan time, unlike the ARN)."
+  type        = bool
+  default     = false
+}
+
 variable "target_group_arn" {
-  description = "The load balancer's target group; empty for services without one."
+  description = "The load balancer's target group, when load_balanced."
   type        = string
   default     = ""
 }
@@ -104,7 +110,7 @@ resource "aws_ecs_service" "main" {
   cluster                           = var.cluster_id
   task_definition                   = aws_ecs_task_definition.main.arn
   desired_count                     = var.desired_count
-  health_check_grace_period_seconds = var.target_group_arn == "" ? null : 60
+  health_check_grace_period_seconds = var.load_balanced ? 60 : null
 
   capacity_provider_strategy {
     capacity_provider = var.capacity_provider
@@ -117,7 +123,7 @@ resource "aws_ecs_service" "main" {
   }
 
   dynamic "load_balancer" {
-    for_each = var.target_group_arn == "" ? [] : [var.target_group_arn]
+    for_each = var.load_balanced ? [var.target_group_arn] : []
     content {
       target_group_arn = load_balancer.value
       container_name   = var.role

@@ -62,15 +62,17 @@ module "private_cluster" {
   instance_type = var.private_instance_type
 }
 
-# ExoCom runs alone on a one-machine cluster in the private network.
+# ExoCom runs alone on a one-machine cluster in the private network (a second machine only
+# while a new image rolls out, so the bus moves before the old one stops).
 module "exocom_cluster" {
-  source        = "./modules/ecs-cluster"
-  name          = "${var.name_prefix}-exocom"
-  vpc_id        = module.network.vpc_id
-  subnet_ids    = module.network.private_subnet_ids
-  instance_type = "t3.micro"
-  min_size      = 1
-  max_size      = 1
+  source                 = "./modules/ecs-cluster"
+  name                   = "${var.name_prefix}-exocom"
+  vpc_id                 = module.network.vpc_id
+  subnet_ids             = module.network.private_subnet_ids
+  instance_type          = "t3.micro"
+  min_size               = 1
+  max_size               = 2
+  min_healthy_percentage = 100
 }
 
 module "exocom" {

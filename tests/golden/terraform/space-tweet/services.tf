@@ -23,6 +23,7 @@ module "service_web" {
   cpu                = 128
   memory             = 256
   container_port     = 3000
+  load_balanced      = true
   target_group_arn   = module.lb_web.target_group_arn
   execution_role_arn = module.execution_role.arn
   secrets            = var.secrets["web"]
