@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/files.hpp"
+#include "common/text.hpp"
 #include "config/service.hpp"
 #include "config/yaml_reader.hpp"
 
@@ -31,6 +32,22 @@ const AppDependency* Application::dependency(std::string_view type) const {
 const GatewayConfig* Application::gateway() const {
   const AppDependency* exocom = dependency("exocom");
   return exocom && exocom->gateway ? &*exocom->gateway : nullptr;
+}
+
+const Environment& choose_environment(const Application& app, const std::string& wanted) {
+  const auto& envs = app.environments;
+  if (envs.empty())
+    throw UserError("application.yml has no environments to deploy to; add environments.production (see docs/deploy.md)");
+  std::string name = wanted;
+  if (name.empty() && envs.size() == 1) return envs.front();
+  if (name.empty()) name = "production";
+  std::vector<std::string> names;
+  for (const auto& e : envs) {
+    if (e.name == name) return e;
+    names.push_back(e.name);
+  }
+  if (wanted.empty()) throw UserError("application.yml has several environments; name one: " + join(names, ", "));
+  throw UserError("'" + name + "' is not an environment in application.yml; valid environments: " + join(names, ", "));
 }
 
 bool valid_role_name(std::string_view name) {

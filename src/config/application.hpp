@@ -87,6 +87,9 @@ Application load_application(const std::filesystem::path& dir, Warnings& warning
 // Parses application.yml text (`file` names it in messages; `root` resolves locations).
 Application parse_application(const std::string& text, const std::string& file, const std::filesystem::path& root,
                               Warnings& warnings);
+// The environment a command acts on: `wanted`, else the only one, else `production`. Throws a
+// UserError naming the valid environments.
+const Environment& choose_environment(const Application& app, const std::string& wanted);
 // True when `name` may be used as a role: letters, digits, '-' and '_', starting with a letter or digit.
 bool valid_role_name(std::string_view name);
 

@@ -112,20 +112,9 @@ std::vector<std::string> EnvironmentTarget::secrets_for(const ServiceTarget& ser
 }
 
 const EnvironmentTarget& DeployTarget::environment(const std::string& name) const {
-  std::vector<std::string> names;
-  for (const auto& e : environments) names.push_back(e.name);
-  if (environments.empty())
-    throw UserError("application.yml has no environments to deploy to; add environments.production (see docs/deploy.md)");
-  std::string wanted = name;
-  if (wanted.empty()) {
-    if (environments.size() == 1) return environments.front();
-    wanted = "production";
-    if (std::find(names.begin(), names.end(), wanted) == names.end())
-      throw UserError("application.yml has several environments; name one: " + join(names, ", "));
-  }
   for (const auto& e : environments)
-    if (e.name == wanted) return e;
-  throw UserError("'" + wanted + "' is not an environment in application.yml; valid environments: " + join(names, ", "));
+    if (e.name == name) return e;
+  bug("an environment that application.yml does not have", __FILE__, __LINE__);
 }
 
 bool DeployTarget::has_public() const {

@@ -52,7 +52,7 @@ struct DeployTarget {
   std::vector<ServiceTarget> services;  // public roles first, each in application order
   std::vector<EnvironmentTarget> environments;
 
-  // The named environment; empty picks the only one (or `production`). Throws naming the valid ones.
+  // The environment named `name`, one of application.yml's (see config::choose_environment).
   const EnvironmentTarget& environment(const std::string& name) const;
   bool has_public() const;
   bool has_private() const;

@@ -42,16 +42,7 @@ struct Context {
 
 Context context(const std::string& env_arg) {
   Workspace ws = load_workspace(fs::current_path(), true);
-  const auto& envs = ws.app.environments;
-  std::vector<std::string> names;
-  for (const auto& e : envs) names.push_back(e.name);
-  if (envs.empty()) throw UserError("application.yml has no environments; add environments.production (see docs/deploy.md)");
-  const config::Environment* env = nullptr;
-  std::string wanted = env_arg.empty() && envs.size() > 1 ? "production" : env_arg;
-  for (const auto& e : envs)
-    if (wanted.empty() || e.name == wanted) env = &e;
-  if (!env)
-    throw UserError("'" + wanted + "' is not an environment in application.yml; valid environments: " + join(names, ", "));
+  const config::Environment* env = &config::choose_environment(ws.app, env_arg);
   if (!env->aws || env->aws->region.empty())
     throw UserError(env->where.str() + ": providers.aws.region is required to store secrets (like us-west-2)");
   Context c{ws.app.name, env->name, env->aws->region, deploy::secrets_path(ws.app.name, env->name), {}};

@@ -45,8 +45,6 @@ hashicorp/terraform image through Docker. See docs/deploy.md.
 This command must be run in the root directory of the application.
 )";
 
-deploy::DeployTarget load_target(Workspace& ws) { return deploy::deploy_target(ws.app, ws.services); }
-
 int run_deploy(const Args& args) {
   std::vector<std::string> positionals;
   deploy::DeployOptions options;
@@ -67,8 +65,8 @@ int run_deploy(const Args& args) {
   options.mode = nuke ? deploy::DeployOptions::Mode::nuke
                       : teardown ? deploy::DeployOptions::Mode::teardown : deploy::DeployOptions::Mode::deploy;
   Workspace ws = load_workspace(fs::current_path());
-  auto target = load_target(ws);
-  const auto& env = target.environment(positionals.empty() ? "" : positionals[0]);
+  auto target = deploy::deploy_target(ws.app, ws.services);
+  const auto& env = target.environment(config::choose_environment(ws.app, positionals.empty() ? "" : positionals[0]).name);
   Prompt prompt;
   return deploy::deploy(target, env, ws.app.root, options,
                         [&](const std::string& question) { return prompt.confirm(question, "--auto-approve"); });
@@ -80,7 +78,7 @@ int generate_terraform(const Args& args) {
   bool check = false;
   Options("generate terraform").flag("--check", &check, "only check that the files are current").parse(args);
   Workspace ws = load_workspace(fs::current_path());
-  auto target = load_target(ws);
+  auto target = deploy::deploy_target(ws.app, ws.services);
   if (target.environments.empty())
     throw UserError("application.yml has no environments; add environments.production with a domain and "
                     "providers.aws.region (see docs/deploy.md)");

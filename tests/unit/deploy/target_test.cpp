@@ -102,14 +102,25 @@ TEST(DeployTarget, CarriesWhatDeployNeeds) {
   EXPECT_EQ(staging.state_bucket("111122223333"), "shop-staging-state");
 }
 
-TEST(DeployTarget, PicksTheEnvironment) {
-  auto t = deploy_target(app(kApp), services());
-  EXPECT_EQ(t.environment("").name, "production");
+TEST(ChooseEnvironment, TheNamedOneTheOnlyOneOrProduction) {
+  auto a = app(kApp);
+  EXPECT_EQ(config::choose_environment(a, "").name, "production");
+  EXPECT_EQ(config::choose_environment(a, "staging").name, "staging");
   try {
-    t.environment("qa");
+    config::choose_environment(a, "qa");
     FAIL();
   } catch (const UserError& e) {
     EXPECT_STREQ(e.what(), "'qa' is not an environment in application.yml; valid environments: production, staging");
+  }
+  a.environments.erase(a.environments.begin());
+  EXPECT_EQ(config::choose_environment(a, "").name, "staging");
+  a.environments.push_back(a.environments.front());
+  a.environments.back().name = "qa";
+  try {
+    config::choose_environment(a, "");
+    FAIL();
+  } catch (const UserError& e) {
+    EXPECT_STREQ(e.what(), "application.yml has several environments; name one: staging, qa");
   }
 }
 
