@@ -1,5 +1,6 @@
 #include "deploy/deployer.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <set>
@@ -114,16 +115,40 @@ void remove_hosted_zone(Aws& aws, const EnvironmentTarget& env) {
 
 }  // namespace
 
-std::vector<std::string> write_terraform(const DeployTarget& target, const fs::path& app_root) {
-  std::vector<std::string> changed;
+std::vector<std::string> leftover_terraform_files(const DeployTarget& target, const fs::path& app_root) {
+  auto files = terraform_files(target);
+  for (const auto& e : target.environments) files[images_var_file_name(e)];
+  std::vector<std::string> leftovers;
+  fs::path dir = app_root / "terraform";
+  auto consider = [&](const fs::path& file) {
+    std::string rel = fs::relative(file, dir).string();
+    if (!files.count(rel)) leftovers.push_back("terraform/" + rel);
+  };
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (entry.path().string().ends_with(".tfvars.json")) consider(entry.path());
+  for (const auto& entry : fs::directory_iterator(dir / "modules", ec))
+    if (entry.is_directory()) consider(entry.path() / "main.tf");
+  std::sort(leftovers.begin(), leftovers.end());
+  return leftovers;
+}
+
+TerraformChanges write_terraform(const DeployTarget& target, const fs::path& app_root) {
+  TerraformChanges changes;
+  changes.removed = leftover_terraform_files(target, app_root);
+  for (const auto& rel : changes.removed) {
+    fs::path file = app_root / rel;
+    fs::remove(file);
+    if (file.parent_path().parent_path().filename() == "modules") fs::remove_all(file.parent_path());
+  }
   for (const auto& [path, content] : terraform_files(target)) {
     fs::path file = app_root / "terraform" / path;
     if (try_read_file(file) == content) continue;
     fs::create_directories(file.parent_path());
     write_file(file, content);
-    changed.push_back("terraform/" + path);
+    changes.written.push_back("terraform/" + path);
   }
-  return changed;
+  return changes;
 }
 
 int deploy(const DeployTarget& target, const EnvironmentTarget& env, const fs::path& app_root,
@@ -143,8 +168,10 @@ int deploy(const DeployTarget& target, const EnvironmentTarget& env, const fs::p
 
   fs::path tf_dir = app_root / "terraform";
   step("Writing terraform/");
-  auto changed = write_terraform(target, app_root);
-  say(changed.empty() ? "up to date" : "wrote " + join(changed, ", "));
+  auto changes = write_terraform(target, app_root);
+  if (!changes.written.empty()) say("wrote " + join(changes.written, ", "));
+  if (!changes.removed.empty()) say("removed " + join(changes.removed, ", "));
+  if (changes.written.empty() && changes.removed.empty()) say("up to date");
   Terraform terraform = Terraform::locate(tf_dir);
   say("using " + terraform.description());
 

@@ -25,7 +25,14 @@ using Confirm = std::function<bool(const std::string& question)>;
 int deploy(const DeployTarget& target, const EnvironmentTarget& env, const std::filesystem::path& app_root,
            const DeployOptions& options, const Confirm& confirm);
 
-// Writes terraform/ under `app_root`; returns the files whose content changed.
-std::vector<std::string> write_terraform(const DeployTarget& target, const std::filesystem::path& app_root);
+// Files under terraform/ exo wrote once but no longer would: variable files of environments
+// application.yml no longer has, modules exo no longer ships. As paths like terraform/x.
+std::vector<std::string> leftover_terraform_files(const DeployTarget& target, const std::filesystem::path& app_root);
+
+struct TerraformChanges {
+  std::vector<std::string> written, removed;  // paths like terraform/main.tf
+};
+// Writes terraform/ under `app_root` (only files whose content changes) and removes leftovers.
+TerraformChanges write_terraform(const DeployTarget& target, const std::filesystem::path& app_root);
 
 }  // namespace exo::deploy

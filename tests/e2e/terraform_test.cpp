@@ -96,6 +96,29 @@ TEST_P(GoldenTerraform, IsDeterministicAndCheckable) {
             "out of date or missing: terraform/main.tf, terraform/modules/network/main.tf; run 'exo generate terraform'\n");
 }
 
+TEST(GenerateTerraform, RemovesWhatItNoLongerGenerates) {
+  Sandbox box;
+  fs::path app = setup_app(box, "todo-app");
+  ASSERT_EQ(run_exo({"generate", "terraform"}, app).exit_code, 0);
+  write_file(app / "terraform/staging.images.tfvars.json", "{}\n");
+  write_file(app / "terraform/modules/retired/main.tf", "# an old module\n");
+  // staging leaves application.yml.
+  std::string yml = read_file(app / "application.yml");
+  write_file(app / "application.yml", yml.substr(0, yml.find("  staging:")));
+  auto check = run_exo({"generate", "terraform", "--check"}, app);
+  EXPECT_EQ(check.exit_code, 1);
+  EXPECT_EQ(check.err, "no longer generated: terraform/modules/retired/main.tf, terraform/staging.images.tfvars.json, "
+                       "terraform/staging.tfvars.json; run 'exo generate terraform'\n");
+  auto r = run_exo({"generate", "terraform"}, app);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "removed terraform/modules/retired/main.tf\nremoved terraform/staging.images.tfvars.json\n"
+                   "removed terraform/staging.tfvars.json\n");
+  EXPECT_FALSE(fs::exists(app / "terraform/modules/retired"));
+  EXPECT_FALSE(fs::exists(app / "terraform/staging.tfvars.json"));
+  EXPECT_TRUE(fs::exists(app / "terraform/production.tfvars.json"));
+  EXPECT_EQ(run_exo({"generate", "terraform", "--check"}, app).exit_code, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Apps, GoldenTerraform, ::testing::Values("space-tweet", "todo-app", "pipeline"),
                          [](const auto& info) {
                            std::string n = info.param;

@@ -86,16 +86,21 @@ int generate_terraform(const Args& args) {
     std::vector<std::string> stale;
     for (const auto& [path, content] : deploy::terraform_files(target))
       if (try_read_file(ws.app.root / "terraform" / path) != content) stale.push_back("terraform/" + path);
-    if (stale.empty()) {
+    auto leftovers = deploy::leftover_terraform_files(target, ws.app.root);
+    if (stale.empty() && leftovers.empty()) {
       std::puts("terraform/ is up to date");
       return 0;
     }
-    std::fprintf(stderr, "out of date or missing: %s; run 'exo generate terraform'\n", join(stale, ", ").c_str());
+    if (!stale.empty())
+      std::fprintf(stderr, "out of date or missing: %s; run 'exo generate terraform'\n", join(stale, ", ").c_str());
+    if (!leftovers.empty())
+      std::fprintf(stderr, "no longer generated: %s; run 'exo generate terraform'\n", join(leftovers, ", ").c_str());
     return 1;
   }
-  auto changed = deploy::write_terraform(target, ws.app.root);
-  if (changed.empty()) std::puts("terraform/ is up to date");
-  for (const auto& f : changed) std::printf("wrote %s\n", f.c_str());
+  auto changes = deploy::write_terraform(target, ws.app.root);
+  if (changes.written.empty() && changes.removed.empty()) std::puts("terraform/ is up to date");
+  for (const auto& f : changes.written) std::printf("wrote %s\n", f.c_str());
+  for (const auto& f : changes.removed) std::printf("removed %s\n", f.c_str());
   return 0;
 }
 

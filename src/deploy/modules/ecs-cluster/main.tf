@@ -47,6 +47,8 @@ variable "ingress_security_group_ids" {
 
 data "aws_partition" "current" {}
 
+data "aws_default_tags" "current" {}
+
 data "aws_ssm_parameter" "ecs_ami" {
   name = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
 }
@@ -162,6 +164,16 @@ resource "aws_autoscaling_group" "main" {
     key                 = "AmazonECSManaged"
     value               = "true"
     propagate_at_launch = true
+  }
+
+  # The provider's default tags do not reach auto-scaling groups and the instances they launch.
+  dynamic "tag" {
+    for_each = data.aws_default_tags.current.tags
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = true
+    }
   }
 
   lifecycle {
