@@ -184,7 +184,8 @@ Application parse_application(const std::string& text, const std::string& file, 
     YamlNode urls = env.get("urls");
     urls.expect_map();
     for (const auto& [role, url] : urls.entries()) {
-      if (!app.find(role)) url.fail("'" + role + "' is not a role of this application");
+      bool gateway = app.gateway() && app.gateway()->role == role;
+      if (!app.find(role) && !gateway) url.fail("'" + role + "' is not a role of this application");
       e.urls[role] = url.required_text();
     }
     YamlNode providers = env.get("providers");

@@ -63,7 +63,7 @@ struct Environment {
   std::optional<AwsProvider> aws;
   std::string dockerhub_namespace;          // providers.docker-hub.namespace
   std::vector<std::string> secrets;         // given to every service, from SSM Parameter Store
-  std::map<std::string, std::string> urls;  // role → host name, overriding production.url
+  std::map<std::string, std::string> urls;  // role → host name, overriding production.url (and the gateway's)
   Location where;
 };
 

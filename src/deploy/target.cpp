@@ -135,6 +135,7 @@ DeployTarget deploy_target(const config::Application& app, const std::map<std::s
   const config::AppDependency* exocom = app.dependency("exocom");
   t.exocom_image = "exosphere/exocom:" + (exocom && !exocom->version.empty() ? exocom->version : std::string("latest"));
   t.service_data = config::to_service_data(config::compile_routes(app, services));
+  if (const config::GatewayConfig* g = app.gateway()) t.gateway = GatewayTarget{g->role, g->port ? g->port : 3001};
 
   std::set<std::string> modules, short_names;
   for (const auto& ref : app.services) {
@@ -226,6 +227,14 @@ DeployTarget deploy_target(const config::Application& app, const std::map<std::s
       e.urls[s.role] = url;
       if (auto why = load_balancer_name_problem(load_balancer_name(e, s)); !why.empty() && !t.app_slug.empty())
         problems.add(env.where, "load balancer name '" + load_balancer_name(e, s) + "' " + why);
+    }
+    if (t.gateway) {
+      auto override = env.urls.find(t.gateway->role);
+      std::string url = override != env.urls.end() ? override->second : "exocom." + e.domain;
+      if (!e.domain.empty() && !inside_domain(url, e.domain))
+        problems.add(at(env.where, key + ".urls." + t.gateway->role),
+                     "'" + url + "' (the URL of ExoCom's gateway) is outside the domain " + e.domain + "; set a host name inside it here");
+      e.urls[t.gateway->role] = url;
     }
     t.environments.push_back(std::move(e));
   }

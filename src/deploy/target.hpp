@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,7 @@ struct EnvironmentTarget {
   std::string remote_state_store;  // empty: `state_bucket` derives it
   std::string public_instance_type, private_instance_type;
   std::vector<std::string> secrets;         // given to every service
-  std::map<std::string, std::string> urls;  // public role → host name
+  std::map<std::string, std::string> urls;  // public role (and the gateway role) → host name
   std::string name_prefix;                  // at most 22 characters: prefixes every AWS name
   std::string secrets_path;                 // /exo/<app>/<env>/ in SSM Parameter Store
   std::string state_key;                    // the state object in the bucket
@@ -44,10 +45,17 @@ struct EnvironmentTarget {
   std::vector<std::string> secrets_for(const ServiceTarget& service) const;
 };
 
+// ExoCom's gateway for browsers, when application.yml configures one.
+struct GatewayTarget {
+  std::string role;
+  int port = 0;
+};
+
 // The application as deploy sees it.
 struct DeployTarget {
   std::string app_name, app_slug;
   std::string exocom_image;
+  std::optional<GatewayTarget> gateway;  // reached at https://<urls[role]>, by default exocom.<domain>
   std::string service_data;  // ExoCom's routing table (SERVICE_DATA)
   std::vector<ServiceTarget> services;  // public roles first, each in application order
   std::vector<EnvironmentTarget> environments;

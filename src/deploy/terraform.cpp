@@ -20,6 +20,22 @@ void header(HclWriter& w) {
 
 std::string list(const std::vector<std::string>& items) { return "[" + join(items, ", ") + "]"; }
 
+std::string url_of(const std::string& role) { return "var.urls[" + hcl_string(role) + "]"; }
+
+// The load balancer in front of `module_name`'s targets, answering on the URL of `role`.
+void load_balancer(HclWriter& w, const std::string& module_name, const std::string& short_name, const std::string& role,
+                   const std::string& health_check_path) {
+  w.open("module \"" + module_name + "\"");
+  w.attribute("source", "\"./modules/load-balancer\"");
+  w.attribute("name", "\"${var.name_prefix}-" + short_name + "\"");
+  w.attribute("vpc_id", "module.network.vpc_id");
+  w.attribute("subnet_ids", "module.network.public_subnet_ids");
+  w.attribute("url", url_of(role));
+  w.attribute("zone_id", "data.aws_route53_zone.public.zone_id");
+  w.attribute("certificate_arn", "var.ssl_certificate_arn");
+  w.attribute("health_check_path", hcl_string(health_check_path));
+}
+
 std::string main_tf(const DeployTarget& t) {
   HclWriter w;
   header(w);
@@ -118,6 +134,19 @@ std::string main_tf(const DeployTarget& t) {
   w.close();
   w.blank();
 
+  std::vector<std::string> origins;
+  for (const auto& s : t.services)
+    if (s.is_public) origins.push_back("\"https://${" + url_of(s.role) + "}\"");
+  if (t.gateway) {
+    w.comment("Browsers reach ExoCom's gateway over HTTPS (wss://) through a load balancer of its own.");
+    load_balancer(w, "lb_exocom", "exocom", t.gateway->role, "/exocom.js");
+    w.attribute("target_type", "\"ip\"");
+    w.attribute("target_port", std::to_string(t.gateway->port));
+    w.attribute("idle_timeout", "3600");
+    w.close();
+    w.blank();
+  }
+
   w.open("module \"exocom\"");
   w.attribute("source", "\"./modules/exocom\"");
   w.attribute("name", "\"${var.name_prefix}-exocom\"");
@@ -130,6 +159,15 @@ std::string main_tf(const DeployTarget& t) {
   w.attribute("namespace_id", "aws_service_discovery_private_dns_namespace.internal.id");
   w.attribute("namespace_name", "aws_service_discovery_private_dns_namespace.internal.name");
   w.attribute("execution_role_arn", "module.execution_role.arn");
+  if (t.gateway) {
+    w.blank();
+    w.attribute("gateway_enabled", "true");
+    w.attribute("gateway_port", std::to_string(t.gateway->port));
+    w.attribute("gateway_role", hcl_string(t.gateway->role));
+    w.attribute("gateway_origins", list(origins));
+    w.attribute("gateway_target_group_arn", "module.lb_exocom.target_group_arn");
+    w.attribute("gateway_security_group_ids", "[module.lb_exocom.security_group_id]");
+  }
   w.blank();
   w.comment("The routing table: what each role sends and receives.");
   w.heredoc("service_data", to_pretty_json(parse_json(t.service_data, "the routing table"), 2));
@@ -142,7 +180,8 @@ std::string services_tf(const DeployTarget& t) {
   header(w);
   std::map<std::string, std::string> shared_env;
   for (const auto& s : t.services)
-    if (s.is_public) shared_env[env_name(s.role) + "_EXTERNAL_ORIGIN"] = "\"https://${var.urls[" + hcl_string(s.role) + "]}\"";
+    if (s.is_public) shared_env[env_name(s.role) + "_EXTERNAL_ORIGIN"] = "\"https://${" + url_of(s.role) + "}\"";
+  if (t.gateway) shared_env["EXOCOM_GATEWAY_URL"] = "\"wss://${" + url_of(t.gateway->role) + "}/\"";
   bool first = true;
   for (const auto& s : t.services) {
     if (!first) w.blank();
@@ -150,15 +189,7 @@ std::string services_tf(const DeployTarget& t) {
     std::string kind = s.is_public ? "public" : "private";
     w.comment(std::string(s.is_public ? "Public" : "Private") + " role " + s.role + ", from " + s.location);
     if (s.is_public) {
-      w.open("module \"lb_" + s.module + "\"");
-      w.attribute("source", "\"./modules/load-balancer\"");
-      w.attribute("name", "\"${var.name_prefix}-" + s.short_name + "\"");
-      w.attribute("vpc_id", "module.network.vpc_id");
-      w.attribute("subnet_ids", "module.network.public_subnet_ids");
-      w.attribute("url", "var.urls[" + hcl_string(s.role) + "]");
-      w.attribute("zone_id", "data.aws_route53_zone.public.zone_id");
-      w.attribute("certificate_arn", "var.ssl_certificate_arn");
-      w.attribute("health_check_path", hcl_string(s.health_check));
+      load_balancer(w, "lb_" + s.module, s.short_name, s.role, s.health_check);
       w.close();
       w.blank();
     }
@@ -218,7 +249,7 @@ std::string variables_tf() {
   variable(w, "public_instance_type", "string", "EC2 instance type of the public cluster.", "\"t3.small\"");
   variable(w, "private_instance_type", "string", "EC2 instance type of the private cluster.", "\"t3.small\"");
   variable(w, "ssl_certificate_arn", "string", "An ACM certificate for the public URLs; empty: one is requested per URL.", "\"\"");
-  variable(w, "urls", "map(string)", "Each public role's host name.");
+  variable(w, "urls", "map(string)", "Each public role's host name, and the host name of ExoCom's gateway.");
   variable(w, "secrets", "map(list(string))", "Each role's secrets: names under secrets_path.");
   variable(w, "images", "map(string)", "Each role's image, as exo deploy pushed it.");
   return w.str();
@@ -236,7 +267,8 @@ std::string outputs_tf(const DeployTarget& t) {
   w.attribute("description", hcl_string("Where each public role answers."));
   w.open_object("value");
   for (const auto& s : t.services)
-    if (s.is_public) w.attribute(hcl_key(s.role), "\"https://${var.urls[" + hcl_string(s.role) + "]}\"");
+    if (s.is_public) w.attribute(hcl_key(s.role), "\"https://${" + url_of(s.role) + "}\"");
+  if (t.gateway) w.attribute(hcl_key(t.gateway->role), "\"wss://${" + url_of(t.gateway->role) + "}/\"");
   w.close_object();
   w.close();
   w.blank();

@@ -102,6 +102,24 @@ TEST(DeployTarget, CarriesWhatDeployNeeds) {
   EXPECT_EQ(staging.state_bucket("111122223333"), "shop-staging-state");
 }
 
+TEST(DeployTarget, TheGatewayAnswersOnExocomOfTheDomainUnlessGivenAUrl) {
+  std::string yml = kApp;
+  yml.replace(yml.find("services:"), 9, "dependencies:\n  - type: exocom\n    gateway: {role: browser, port: 4100}\nservices:");
+  yml.replace(yml.find("urls: {web: staging.shop.example.com}"), 37, "urls: {web: staging.shop.example.com, browser: live.staging.shop.example.com}");
+  auto t = deploy_target(app(yml), services());
+  ASSERT_TRUE(t.gateway);
+  EXPECT_EQ(t.gateway->role, "browser");
+  EXPECT_EQ(t.gateway->port, 4100);
+  EXPECT_EQ(t.environment("production").urls.at("browser"), "exocom.shop.example.com");
+  EXPECT_EQ(t.environment("staging").urls.at("browser"), "live.staging.shop.example.com");
+  auto files = terraform_files(t);
+  const std::string& services_tf = files["services.tf"];
+  auto at = services_tf.find("EXOCOM_GATEWAY_URL ");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(services_tf.substr(services_tf.find("= ", at), 34), "= \"wss://${var.urls[\"browser\"]}/\"\n");
+  EXPECT_NE(files["main.tf"].find("gateway_origins            = [\"https://${var.urls[\"web\"]}\"]"), std::string::npos);
+}
+
 TEST(ChooseEnvironment, TheNamedOneTheOnlyOneOrProduction) {
   auto a = app(kApp);
   EXPECT_EQ(config::choose_environment(a, "").name, "production");

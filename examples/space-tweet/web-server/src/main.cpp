@@ -9,9 +9,12 @@ int main() {
   try {
     exosphere::Service service;
     const char* port = std::getenv("PORT");
-    const char* gateway = std::getenv("EXOCOM_GATEWAY_PORT");
+    // exo run gives the gateway's port; a deployment gives its public URL.
+    const char* gateway_port = std::getenv("EXOCOM_GATEWAY_PORT");
+    const char* gateway_url = std::getenv("EXOCOM_GATEWAY_URL");
+    spacetweet::Gateway gateway{gateway_port ? std::atoi(gateway_port) : 0, gateway_url ? gateway_url : ""};
     exosphere::http::Server web;
-    spacetweet::add_routes(web, service.relay(), gateway ? std::atoi(gateway) : 0);
+    spacetweet::add_routes(web, service.relay(), gateway);
     service.before_all([&] {
       auto bound = web.listen(static_cast<std::uint16_t>(port ? std::atoi(port) : 3000));
       std::printf("SpaceTweet is running at http://localhost:%u\n", bound);

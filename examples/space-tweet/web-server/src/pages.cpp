@@ -19,9 +19,10 @@ std::string text(const json::object& o, const char* key) {
 constexpr const char* kLiveScript = R"js(
 <script type="module">
   // New and removed tweets arrive through ExoCom's gateway, without a reload.
-  const port = document.body.dataset.gateway;
-  const { Relay } = await import(`http://${location.hostname}:${port}/exocom.js`);
-  const relay = new Relay({ url: `ws://${location.hostname}:${port}/`, gateway: true, log: () => {} });
+  const { gateway, gatewayUrl } = document.body.dataset;
+  const url = gatewayUrl || `ws://${location.hostname}:${gateway}/`;
+  const { Relay } = await import(`${url.replace(/^ws/, 'http')}exocom.js`);
+  const relay = new Relay({ url, gateway: true, log: () => {} });
   const list = document.getElementById('tweets');
   const count = document.getElementById('count');
   const recount = () => { if (count) count.textContent = String(list.children.length); };
@@ -58,13 +59,14 @@ constexpr const char* kLiveScript = R"js(
 
 }  // namespace
 
-std::string layout(const std::string& title, const std::string& body, int gateway_port) {
+std::string layout(const std::string& title, const std::string& body, const Gateway& gateway) {
   std::string html = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + escape_html(title) +
                      " · SpaceTweet</title>\n<style>body{font-family:sans-serif;max-width:40em;margin:2em auto}"
                      ".tweet{margin:.5em 0}.author{font-weight:bold}.error{color:#b00}form{display:inline}</style>"
-                     "</head>\n<body data-gateway=\"" + std::to_string(gateway_port) + "\">\n"
+                     "</head>\n<body data-gateway=\"" + std::to_string(gateway.port) + "\" data-gateway-url=\"" +
+                     escape_html(gateway.url) + "\">\n"
                      "<h1>SpaceTweet</h1>\n<nav><a href=\"/\">tweets</a> · <a href=\"/users\">users</a> · <a href=\"/login\">log in</a></nav>\n" + body;
-  if (gateway_port) html += kLiveScript;
+  if (gateway.live()) html += kLiveScript;
   return html + "\n</body></html>\n";
 }
 

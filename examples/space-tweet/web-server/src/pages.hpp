@@ -10,8 +10,16 @@ namespace spacetweet {
 
 namespace json = exosphere::json;
 
-// The page frame; with a gateway port, the page listens for new and removed tweets.
-std::string layout(const std::string& title, const std::string& body, int gateway_port);
+// Where pages reach ExoCom's gateway: a port on the page's own host (exo run), or a URL
+// (wss://..., when deployed behind a load balancer). Neither: no live updates.
+struct Gateway {
+  int port = 0;
+  std::string url;
+  bool live() const { return port != 0 || !url.empty(); }
+};
+
+// The page frame; with a gateway, the page listens for new and removed tweets.
+std::string layout(const std::string& title, const std::string& body, const Gateway& gateway);
 // "the latest tweets (N)", the form to tweet as one of `users`, newest first.
 std::string home_page(const json::array& tweets, const json::array& users, const std::string& error);
 std::string tweet_item(const json::object& tweet);

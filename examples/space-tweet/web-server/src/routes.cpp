@@ -12,8 +12,8 @@ namespace {
 constexpr auto kTimeout = std::chrono::seconds(5);
 
 // A page that says which service did not answer, rather than an error page from nowhere.
-Response unavailable(const exosphere::Error& e, int gateway_port) {
-  return Response::html(layout("Unavailable", message_page("Unavailable", e.what()), 0), gateway_port ? 503 : 503);
+Response unavailable(const exosphere::Error& e) {
+  return Response::html(layout("Unavailable", message_page("Unavailable", e.what()), {}), 503);
 }
 
 json::array array_at(const exosphere::Message& m, const char* key) {
@@ -30,16 +30,16 @@ std::string error_of(const exosphere::Message& m) {
 
 }  // namespace
 
-void add_routes(exosphere::http::Server& web, exosphere::Relay& bus, int gateway_port) {
-  web.get("/", [&bus, gateway_port](const Request& req) {
+void add_routes(exosphere::http::Server& web, exosphere::Relay& bus, const Gateway& gateway) {
+  web.get("/", [&bus, gateway](const Request& req) {
     try {
       auto tweets = bus.request("tweets.list", json::object{}, kTimeout);
       auto users = bus.request("users.list", nullptr, kTimeout);
       return Response::html(layout("Tweets", home_page(array_at(tweets.get(), "entries"), array_at(users.get(), "users"),
                                                        req.field("error")),
-                                   gateway_port));
+                                   gateway));
     } catch (const exosphere::Error& e) {
-      return unavailable(e, gateway_port);
+      return unavailable(e);
     }
   });
 
@@ -56,7 +56,7 @@ void add_routes(exosphere::http::Server& web, exosphere::Relay& bus, int gateway
       bus.send("tweet.posted", created.payload);  // to every open page, through the gateway
       return Response::redirect("/");
     } catch (const exosphere::Error& e) {
-      return unavailable(e, 0);
+      return unavailable(e);
     }
   });
 
@@ -66,18 +66,18 @@ void add_routes(exosphere::http::Server& web, exosphere::Relay& bus, int gateway
       if (removed.name == "tweets.deleted") bus.send("tweet.removed", json::object{{"id", req.params.at("id")}});
       return Response::redirect("/");
     } catch (const exosphere::Error& e) {
-      return unavailable(e, 0);
+      return unavailable(e);
     }
   });
 
-  web.get("/tweets/:id", [&bus, gateway_port](const Request& req) {
+  web.get("/tweets/:id", [&bus, gateway](const Request& req) {
     try {
       auto tweet = bus.request("tweets.get-details", json::object{{"id", req.params.at("id")}}, kTimeout).get();
       if (tweet.name != "tweets.details")
-        return Response::html(layout("Not found", message_page("Not found", "There is no such tweet."), 0), 404);
-      return Response::html(layout("Tweet", tweet_page(tweet.payload.as_object()), gateway_port));
+        return Response::html(layout("Not found", message_page("Not found", "There is no such tweet."), {}), 404);
+      return Response::html(layout("Tweet", tweet_page(tweet.payload.as_object()), gateway));
     } catch (const exosphere::Error& e) {
-      return unavailable(e, gateway_port);
+      return unavailable(e);
     }
   });
 
@@ -92,7 +92,7 @@ void add_routes(exosphere::http::Server& web, exosphere::Relay& bus, int gateway
       }
       return Response::redirect("/");
     } catch (const exosphere::Error& e) {
-      return unavailable(e, 0);
+      return unavailable(e);
     }
   });
 
@@ -107,30 +107,30 @@ void add_routes(exosphere::http::Server& web, exosphere::Relay& bus, int gateway
       bus.request("tweets.create-many", tweets, kTimeout).get();
       return Response::redirect("/");
     } catch (const exosphere::Error& e) {
-      return unavailable(e, 0);
+      return unavailable(e);
     }
   });
 
-  web.get("/login", [gateway_port](const Request&) { return Response::html(layout("Log in", login_page(""), gateway_port)); });
+  web.get("/login", [gateway](const Request&) { return Response::html(layout("Log in", login_page(""), gateway)); });
 
-  web.post("/login", [&bus, gateway_port](const Request& req) {
+  web.post("/login", [&bus, gateway](const Request& req) {
     try {
       auto answer = bus.request("user.authenticate", json::object{{"name", req.field("name")}, {"password", req.field("password")}},
                                 kTimeout).get();
       std::string message = answer.name == "user.authenticated" ? "Welcome aboard, " + req.field("name") + "."
                                                                 : "That name and password do not match.";
-      return Response::html(layout("Log in", login_page(message), gateway_port), answer.name == "user.authenticated" ? 200 : 401);
+      return Response::html(layout("Log in", login_page(message), gateway), answer.name == "user.authenticated" ? 200 : 401);
     } catch (const exosphere::Error& e) {
-      return unavailable(e, gateway_port);
+      return unavailable(e);
     }
   });
 
-  web.get("/users", [&bus, gateway_port](const Request& req) {
+  web.get("/users", [&bus, gateway](const Request& req) {
     try {
       auto users = bus.request("users.list", nullptr, kTimeout).get();
-      return Response::html(layout("Users", users_page(array_at(users, "users"), req.field("error")), gateway_port));
+      return Response::html(layout("Users", users_page(array_at(users, "users"), req.field("error")), gateway));
     } catch (const exosphere::Error& e) {
-      return unavailable(e, gateway_port);
+      return unavailable(e);
     }
   });
 
@@ -141,19 +141,19 @@ void add_routes(exosphere::http::Server& web, exosphere::Relay& bus, int gateway
       if (created.name != "users.created") return Response::redirect("/users?error=" + exosphere::http::url_encode(error_of(created)));
       return Response::redirect("/users");
     } catch (const exosphere::Error& e) {
-      return unavailable(e, 0);
+      return unavailable(e);
     }
   });
 
-  auto show = [&bus, gateway_port](const Request& req, bool edit) {
+  auto show = [&bus, gateway](const Request& req, bool edit) {
     try {
       auto user = bus.request("user.get-details", json::object{{"id", req.params.at("id")}}, kTimeout).get();
       if (user.name != "user.details")
-        return Response::html(layout("Not found", message_page("Not found", "There is no such user."), 0), 404);
+        return Response::html(layout("Not found", message_page("Not found", "There is no such user."), {}), 404);
       const auto& u = user.payload.as_object();
-      return Response::html(layout("User", edit ? edit_user_page(u) : user_page(u), gateway_port));
+      return Response::html(layout("User", edit ? edit_user_page(u) : user_page(u), gateway));
     } catch (const exosphere::Error& e) {
-      return unavailable(e, gateway_port);
+      return unavailable(e);
     }
   };
   web.get("/users/:id", [show](const Request& req) { return show(req, false); });
@@ -164,7 +164,7 @@ void add_routes(exosphere::http::Server& web, exosphere::Relay& bus, int gateway
       bus.request("user.update", json::object{{"id", req.params.at("id")}, {"name", req.field("name")}}, kTimeout).get();
       return Response::redirect("/users");
     } catch (const exosphere::Error& e) {
-      return unavailable(e, 0);
+      return unavailable(e);
     }
   });
 
@@ -173,7 +173,7 @@ void add_routes(exosphere::http::Server& web, exosphere::Relay& bus, int gateway
       bus.request("user.delete", json::object{{"id", req.params.at("id")}}, kTimeout).get();
       return Response::redirect("/users");
     } catch (const exosphere::Error& e) {
-      return unavailable(e, 0);
+      return unavailable(e);
     }
   });
 }

@@ -30,6 +30,8 @@ TEST(Pages, UsersPageCountsAndOffersSignUp) {
 }
 
 TEST(Pages, TheLayoutListensOnlyWithAGateway) {
-  EXPECT_NE(layout("x", "", 3001).find("exocom.js"), std::string::npos);
-  EXPECT_EQ(layout("x", "", 0).find("exocom.js"), std::string::npos);
+  EXPECT_NE(layout("x", "", {3001, ""}).find("exocom.js"), std::string::npos);
+  EXPECT_NE(layout("x", "", {0, "wss://exocom.example.com/"}).find("data-gateway-url=\"wss://exocom.example.com/\""),
+            std::string::npos);
+  EXPECT_EQ(layout("x", "", {}).find("exocom.js"), std::string::npos);
 }

@@ -52,6 +52,40 @@ variable "execution_role_arn" {
   type = string
 }
 
+variable "gateway_enabled" {
+  description = "Whether browsers reach ExoCom's gateway through a load balancer (known at plan time)."
+  type        = bool
+  default     = false
+}
+
+variable "gateway_port" {
+  type    = number
+  default = 3001
+}
+
+variable "gateway_role" {
+  description = "The role browsers' messages have on the bus."
+  type        = string
+  default     = "browser"
+}
+
+variable "gateway_origins" {
+  description = "Pages that may open the gateway (their https:// origins)."
+  type        = list(string)
+  default     = []
+}
+
+variable "gateway_target_group_arn" {
+  type    = string
+  default = ""
+}
+
+variable "gateway_security_group_ids" {
+  description = "The gateway's load balancer, which may reach the gateway port."
+  type        = list(string)
+  default     = []
+}
+
 data "aws_region" "current" {}
 
 resource "aws_cloudwatch_log_group" "main" {
@@ -72,6 +106,17 @@ resource "aws_security_group" "main" {
     security_groups = var.client_security_group_ids
   }
 
+  dynamic "ingress" {
+    for_each = var.gateway_enabled ? [1] : []
+    content {
+      description     = "browsers, through the gateway's load balancer"
+      from_port       = var.gateway_port
+      to_port         = var.gateway_port
+      protocol        = "tcp"
+      security_groups = var.gateway_security_group_ids
+    }
+  }
+
   egress {
     from_port   = 0
     to_port     = 0
@@ -86,12 +131,19 @@ resource "aws_ecs_task_definition" "main" {
   requires_compatibilities = ["EC2"]
   execution_role_arn       = var.execution_role_arn
   container_definitions = jsonencode([{
-    name         = "exocom"
-    image        = var.image
-    cpu          = 256
-    memory       = 256
-    essential    = true
-    portMappings = [{ containerPort = var.port, protocol = "tcp" }]
+    name      = "exocom"
+    image     = var.image
+    cpu       = 256
+    memory    = 256
+    essential = true
+    command = concat(["exocom"], var.gateway_enabled ? concat(
+      ["--gateway-port", tostring(var.gateway_port), "--gateway-role", var.gateway_role],
+      flatten([for origin in var.gateway_origins : ["--gateway-origin", origin]]),
+    ) : [])
+    portMappings = concat(
+      [{ containerPort = var.port, protocol = "tcp" }],
+      var.gateway_enabled ? [{ containerPort = var.gateway_port, protocol = "tcp" }] : [],
+    )
     environment = [
       { name = "PORT", value = tostring(var.port) },
       { name = "SERVICE_DATA", value = var.service_data },
@@ -142,6 +194,15 @@ resource "aws_ecs_service" "main" {
 
   service_registries {
     registry_arn = aws_service_discovery_service.main.arn
+  }
+
+  dynamic "load_balancer" {
+    for_each = var.gateway_enabled ? [var.gateway_target_group_arn] : []
+    content {
+      target_group_arn = load_balancer.value
+      container_name   = "exocom"
+      container_port   = var.gateway_port
+    }
   }
 }
 

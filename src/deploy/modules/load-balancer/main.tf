@@ -34,6 +34,23 @@ variable "health_check_path" {
   default = "/"
 }
 
+variable "target_type" {
+  description = "instance for bridge-mode tasks, ip for awsvpc tasks (ExoCom)."
+  type        = string
+  default     = "instance"
+}
+
+variable "target_port" {
+  type    = number
+  default = 80
+}
+
+variable "idle_timeout" {
+  description = "Seconds an idle connection stays open; long for browsers' WebSocket connections."
+  type        = number
+  default     = 60
+}
+
 resource "aws_security_group" "main" {
   name        = "${var.name}-lb"
   description = "Load balancer of ${var.url}"
@@ -68,14 +85,15 @@ resource "aws_lb" "main" {
   load_balancer_type         = "application"
   security_groups            = [aws_security_group.main.id]
   subnets                    = var.subnet_ids
+  idle_timeout               = var.idle_timeout
   drop_invalid_header_fields = true
 }
 
 resource "aws_lb_target_group" "main" {
   name                 = var.name
-  port                 = 80
+  port                 = var.target_port
   protocol             = "HTTP"
-  target_type          = "instance"
+  target_type          = var.target_type
   vpc_id               = var.vpc_id
   deregistration_delay = 30
 

@@ -85,6 +85,21 @@ module "exocom_cluster" {
   min_healthy_percentage = 100
 }
 
+# Browsers reach ExoCom's gateway over HTTPS (wss://) through a load balancer of its own.
+module "lb_exocom" {
+  source            = "./modules/load-balancer"
+  name              = "${var.name_prefix}-exocom"
+  vpc_id            = module.network.vpc_id
+  subnet_ids        = module.network.public_subnet_ids
+  url               = var.urls["browser"]
+  zone_id           = data.aws_route53_zone.public.zone_id
+  certificate_arn   = var.ssl_certificate_arn
+  health_check_path = "/exocom.js"
+  target_type       = "ip"
+  target_port       = 3001
+  idle_timeout      = 3600
+}
+
 module "exocom" {
   source                    = "./modules/exocom"
   name                      = "${var.name_prefix}-exocom"
@@ -97,6 +112,13 @@ module "exocom" {
   namespace_id              = aws_service_discovery_private_dns_namespace.internal.id
   namespace_name            = aws_service_discovery_private_dns_namespace.internal.name
   execution_role_arn        = module.execution_role.arn
+
+  gateway_enabled            = true
+  gateway_port               = 3001
+  gateway_role               = "browser"
+  gateway_origins            = ["https://${var.urls["web"]}"]
+  gateway_target_group_arn   = module.lb_exocom.target_group_arn
+  gateway_security_group_ids = [module.lb_exocom.security_group_id]
 
   # The routing table: what each role sends and receives.
   service_data = <<-EOT

@@ -9,7 +9,8 @@ output "name_servers" {
 output "urls" {
   description = "Where each public role answers."
   value = {
-    web = "https://${var.urls["web"]}"
+    web     = "https://${var.urls["web"]}"
+    browser = "wss://${var.urls["browser"]}/"
   }
 }
 

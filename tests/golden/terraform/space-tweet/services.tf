@@ -30,6 +30,7 @@ module "service_web" {
   secrets_arn_prefix = module.execution_role.secrets_arn_prefix
 
   environment = {
+    EXOCOM_GATEWAY_URL  = "wss://${var.urls["browser"]}/"
     EXOCOM_HOST         = module.exocom.host
     EXOCOM_PORT         = tostring(module.exocom.port)
     PORT                = "3000"
@@ -53,6 +54,7 @@ module "service_tweets" {
   secrets_arn_prefix = module.execution_role.secrets_arn_prefix
 
   environment = {
+    EXOCOM_GATEWAY_URL  = "wss://${var.urls["browser"]}/"
     EXOCOM_HOST         = module.exocom.host
     EXOCOM_PORT         = tostring(module.exocom.port)
     ROLE                = "tweets"
@@ -75,6 +77,7 @@ module "service_users" {
   secrets_arn_prefix = module.execution_role.secrets_arn_prefix
 
   environment = {
+    EXOCOM_GATEWAY_URL  = "wss://${var.urls["browser"]}/"
     EXOCOM_HOST         = module.exocom.host
     EXOCOM_PORT         = tostring(module.exocom.port)
     ROLE                = "users"

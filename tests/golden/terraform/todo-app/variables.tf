@@ -51,7 +51,7 @@ variable "ssl_certificate_arn" {
 }
 
 variable "urls" {
-  description = "Each public role's host name."
+  description = "Each public role's host name, and the host name of ExoCom's gateway."
   type        = map(string)
 }
 
