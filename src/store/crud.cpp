@@ -45,6 +45,21 @@ json::object error_payload(const std::string& message) { return json::object{{"e
 
 }  // namespace
 
+void handle_remove(Store& store, const Vocabulary& v, const json::value& payload, Request& req,
+                   const std::function<Document(Document)>& shown) {
+  Document query = payload.is_object() ? payload.get_object() : Document{};
+  const json::value* id = query.if_contains("id");
+  if (id && !(id->is_string() && valid_id(id->get_string()))) return void(req.reply(v.not_found, json::object{{"id", *id}}));
+  if (!id) return void(req.reply(v.not_found, query));
+  try {
+    auto removed = store.remove(std::string(id->get_string()));
+    if (removed) req.reply(v.deleted, shown(std::move(*removed)));
+    else req.reply(v.not_found, query);
+  } catch (const Error& e) {
+    req.reply(v.error, error_payload(e.what()));
+  }
+}
+
 std::string creation_problem(const json::value& doc, const std::string& field) {
   const json::object* o = doc.if_object();
   if (!o) return "expected an object with the fields of the new entry";
@@ -131,17 +146,7 @@ void register_crud(Service& service, Store& store, const Vocabulary& v) {
   });
 
   service.on(v.remove, [&store, v](const json::value& payload, Request& req) {
-    Document query = payload.is_object() ? payload.get_object() : Document{};
-    const json::value* id = query.if_contains("id");
-    if (id && !(id->is_string() && valid_id(id->get_string()))) return void(req.reply(v.not_found, json::object{{"id", *id}}));
-    if (!id) return void(req.reply(v.not_found, query));
-    try {
-      auto removed = store.remove(std::string(id->get_string()));
-      if (removed) req.reply(v.deleted, *removed);
-      else req.reply(v.not_found, query);
-    } catch (const Error& e) {
-      req.reply(v.error, error_payload(e.what()));
-    }
+    handle_remove(store, v, payload, req, [](Document d) { return d; });
   });
 
   service.on(v.list, [&store, v](const json::value& payload, Request& req) {

@@ -106,17 +106,7 @@ void register_users(Service& service, Store& store) {
   });
 
   service.on(v.remove, [&store, v](const json::value& payload, Request& req) {
-    Document query = payload.is_object() ? payload.get_object() : Document{};
-    const json::value* id = query.if_contains("id");
-    if (id && !(id->is_string() && valid_id(id->get_string()))) return void(req.reply(v.not_found, json::object{{"id", *id}}));
-    if (!id) return void(req.reply(v.not_found, query));
-    try {
-      auto removed = store.remove(std::string(id->get_string()));
-      if (removed) req.reply(v.deleted, without_secrets(*removed));
-      else req.reply(v.not_found, query);
-    } catch (const Error& e) {
-      req.reply(v.error, json::object{{"error", e.what()}});
-    }
+    handle_remove(store, v, payload, req, without_secrets);
   });
 
   service.on(v.list, [&store, v](const json::value&, Request& req) {

@@ -9,10 +9,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
-
-#include "common/files.hpp"
 #include <regex>
 #include <stdexcept>
+
+#include "common/files.hpp"
+#include "support/test_support.hpp"
 
 namespace exo::test {
 
@@ -104,13 +105,7 @@ std::vector<int> processes_with(std::string_view token) {
 
 std::unique_ptr<Watched> start_exo(const std::vector<std::string>& args, const std::filesystem::path& cwd,
                                    std::map<std::string, std::string> env) {
-  SpawnOptions o;
-  o.argv = {EXO_BINARY};
-  o.argv.insert(o.argv.end(), args.begin(), args.end());
-  o.cwd = cwd;
-  env.emplace("NO_COLOR", "1");
-  o.env = std::move(env);
-  return std::make_unique<Watched>(o);
+  return std::make_unique<Watched>(exo_command(args, cwd, std::move(env)));
 }
 
 std::string exocom_binary() { return std::string(EXO_BUILD_DIR) + "/src/exocom/exocom"; }

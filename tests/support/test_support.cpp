@@ -26,15 +26,19 @@ void Sandbox::write(const fs::path& rel, std::string_view content) const {
 
 std::string Sandbox::read(const fs::path& rel) const { return read_file(path() / rel); }
 
-RunResult run_exo(const std::vector<std::string>& args, const fs::path& cwd, std::string_view input,
-                  std::map<std::string, std::string> env) {
+SpawnOptions exo_command(const std::vector<std::string>& args, const fs::path& cwd, std::map<std::string, std::string> env) {
   SpawnOptions o;
   o.argv = {EXO_BINARY};
   o.argv.insert(o.argv.end(), args.begin(), args.end());
   o.cwd = cwd;
   env.emplace("NO_COLOR", "1");
   o.env = std::move(env);
-  return run_captured(o, input, std::chrono::seconds(120));
+  return o;
+}
+
+RunResult run_exo(const std::vector<std::string>& args, const fs::path& cwd, std::string_view input,
+                  std::map<std::string, std::string> env) {
+  return run_captured(exo_command(args, cwd, std::move(env)), input, std::chrono::seconds(120));
 }
 
 }  // namespace exo::test

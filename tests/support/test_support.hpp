@@ -69,6 +69,8 @@ std::string git(const fs::path& cwd, std::vector<std::string> args);
 // Copies the folder `from` (recursively) to `to`.
 void copy_tree(const fs::path& from, const fs::path& to);
 
+// The built `exo` with `args`, in `cwd`, with NO_COLOR set and `env` added.
+SpawnOptions exo_command(const std::vector<std::string>& args, const fs::path& cwd, std::map<std::string, std::string> env);
 // Runs the built `exo` as a user types it, in `cwd`, with NO_COLOR set.
 RunResult run_exo(const std::vector<std::string>& args, const fs::path& cwd, std::string_view input = {},
                   std::map<std::string, std::string> env = {});
