@@ -12,21 +12,29 @@
 
 namespace exosphere {
 
-using namespace std::chrono_literals;
+class Request;
+class Service;
 
 struct RelayConfig {
+  // ExoCom's address: a host name (a name with several addresses counts as several nodes) or a
+  // list "host:port,host:port" of the nodes of an ExoCom cluster; entries without a port use `port`.
   std::string host = "localhost";
   std::uint16_t port = 80;
   std::string role;
   bool feedback = true;  // ask ExoCom for exocom.registered and exocom.error
-  std::chrono::milliseconds retry_min = 100ms;
-  std::chrono::milliseconds retry_max = 5s;
+  std::chrono::milliseconds retry_min{100};
+  std::chrono::milliseconds retry_max{5000};
   std::size_t max_queued_bytes = 16u << 20;  // what may wait for a connection
+  // How long a thread waiting for a reply stays awake (yielding its core) before it sleeps. Off by
+  // default: spinning shaves a wake-up off each request but burns a core that the other services
+  // of a small machine need (docs/sdk.md, "Waiting for replies").
+  std::chrono::microseconds reply_spin{0};
   // Where the relay reports connection trouble; default: standard error.
   std::function<void(const std::string&)> log;
 
-  // EXOCOM_HOST (default localhost), EXOCOM_PORT (default 80), ROLE (required).
-  // Throws Error(config_error) naming the variable and the fix.
+  // EXOCOM_HOST (default localhost; may list several nodes), EXOCOM_PORT (default 80), ROLE
+  // (required), EXOCOM_REPLY_SPIN_US (default 0). Throws Error(config_error) naming the variable
+  // and the fix.
   static RelayConfig from_environment();
 };
 
@@ -38,9 +46,36 @@ struct Result {
   bool ok() const { return status == Status::ok; }
 };
 
-// The low-level client: one WebSocket connection to ExoCom, kept alive across restarts of the bus.
-// Every member function may be called from any thread. Handlers run one at a time, in arrival
-// order, on the relay's own handler thread, never on the thread that reads the socket.
+// The answer to a request, for any thread that waits for it, a handler's included (the relay goes
+// on reading while a handler waits). Copies share the one outcome.
+class Reply {
+ public:
+  Reply() = default;  // no request: valid() is false
+  bool valid() const { return state_ != nullptr; }
+  // Whether the outcome is known (a reply, a refusal, a timeout, a closed relay).
+  bool ready() const;
+  // Waits at most `d` (never past the request's own timeout); ready or timeout.
+  std::future_status wait_for(std::chrono::nanoseconds d) const;
+  std::future_status wait_until(std::chrono::steady_clock::time_point t) const;
+  // Waits for the outcome: the reply, or Error(timeout / refused / not_connected / closed).
+  Message get() const;
+  // Waits for the outcome without throwing.
+  Result result() const;
+
+  struct State;
+
+ private:
+  friend class Relay;
+  explicit Reply(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  std::shared_ptr<State> state_;
+};
+
+// The low-level client: one WebSocket connection to ExoCom, kept alive across restarts of the bus
+// and moved to another node of a cluster when its node is gone. Every member function may be
+// called from any thread. Two threads of its own: one reads and writes the socket, the other runs
+// the handlers (and request callbacks), one at a time, in arrival order, never on the thread that
+// reads the socket. A handler waiting for a reply lets the handler thread run the handlers of
+// messages arriving meanwhile, so services asking each other in a circle do not deadlock.
 class Relay {
  public:
   using Handler = std::function<void(const Message&)>;
@@ -54,6 +89,7 @@ class Relay {
   void on(const std::string& name, Handler handler);
   // Messages nobody handles (default: a log line).
   void on_unknown(Handler handler);
+  // Connection changes; the callbacks run on the handler thread.
   void on_online(std::function<void()> callback);
   void on_offline(std::function<void()> callback);
 
@@ -63,12 +99,15 @@ class Relay {
   bool online() const;
 
   // Sends a message and returns it as sent (with its id and activity id). While the bus is
-  // unreachable messages wait in a bounded outbox and leave, in order, once it is back.
+  // unreachable messages wait in a bounded outbox and leave, in order, once it is back; a full
+  // outbox is Error(not_connected). A payload nested deeper than ExoCom accepts is
+  // Error(invalid_argument).
   Message send(const std::string& name, json::value payload = nullptr, SendOptions options = {});
-  // Sends and waits for the first reply in the same activity. The future throws Error(timeout)
-  // when none arrives in time, Error(refused) when ExoCom refused the request.
-  std::future<Message> request(const std::string& name, json::value payload, std::chrono::milliseconds timeout,
-                               SendOptions options = {});
+  // Sends and returns the Reply: the first message of the same activity, Error(timeout) when none
+  // arrives in time, Error(refused) as soon as ExoCom refuses the request.
+  Reply request(const std::string& name, json::value payload, std::chrono::milliseconds timeout,
+                SendOptions options = {});
+  // The same with a callback, run on the handler thread.
   void request(const std::string& name, json::value payload, std::chrono::milliseconds timeout,
                std::function<void(Result)> callback, SendOptions options = {});
 
@@ -95,6 +134,14 @@ class Relay {
   struct Impl;
 
  private:
+  // Service hands its handlers the message they answer, shared, so a Request may keep it; a
+  // Request keeps the relay's core, so it may answer after the handler returned.
+  friend class Request;
+  friend class Service;
+  void on_shared(const std::string& name, std::function<void(const std::shared_ptr<const Message>&)> handler);
+  static Message send_through(Impl& impl, const std::string& name, json::value payload, SendOptions options);
+  static Reply request_through(Impl& impl, const std::string& name, json::value payload,
+                               std::chrono::milliseconds timeout, SendOptions options);
   std::shared_ptr<Impl> impl_;
 };
 

@@ -1,27 +1,32 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "exosphere/relay.hpp"
 
 namespace exosphere {
 
-// What a handler gets besides the payload: the message, and ways to answer it.
+// What a handler gets besides the payload: the message, and ways to answer it. It owns what it
+// needs, so a copy kept to answer later, after the handler returned, stays valid; once the relay
+// is closed its calls fail with Error(closed).
 class Request {
  public:
-  Request(Relay& relay, const Message& message) : relay_(relay), message_(message) {}
-  const Message& message() const { return message_; }
+  const Message& message() const { return *message_; }
   // A reply: same activity, same auth and security flag.
   Message reply(const std::string& name, json::value payload = json::object());
   // A new activity that keeps the auth of this one.
   Message send(const std::string& name, json::value payload = nullptr);
-  std::future<Message> request(const std::string& name, json::value payload,
-                               std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  Reply request(const std::string& name, json::value payload,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
  private:
-  Relay& relay_;
-  const Message& message_;
+  friend class Service;
+  Request(const Relay& relay, std::shared_ptr<const Message> message)
+      : relay_(relay.impl_), message_(std::move(message)) {}
+  std::shared_ptr<Relay::Impl> relay_;
+  std::shared_ptr<const Message> message_;
 };
 
 // A service in a few lines: handlers by message name, an optional before-all hook, then run().

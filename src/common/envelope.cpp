@@ -10,8 +10,6 @@ namespace exo::wire {
 
 namespace {
 
-constexpr int kMaxDepth = 64;
-
 constexpr uint64_t kOnes = 0x0101010101010101ULL;
 constexpr uint64_t kHighs = 0x8080808080808080ULL;
 
@@ -217,8 +215,9 @@ class Scanner {
     return true;
   }
 
+  // `depth` counts from 0 at the top level.
   bool array(int depth) {
-    if (depth > kMaxDepth) return fail("JSON nested too deeply");
+    if (depth >= kMaxDepth) return fail("JSON nested more than 64 levels deep");
     ++p_;
     ws();
     if (p_ < end_ && *p_ == ']') { ++p_; return true; }
@@ -234,7 +233,7 @@ class Scanner {
   }
 
   bool object(int depth, Envelope* env) {
-    if (depth > kMaxDepth) return fail("JSON nested too deeply");
+    if (depth >= kMaxDepth) return fail("JSON nested more than 64 levels deep");
     ++p_;
     ws();
     if (p_ < end_ && *p_ == '}') { ++p_; return true; }

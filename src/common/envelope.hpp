@@ -12,6 +12,11 @@
 
 namespace exo::wire {
 
+// The deepest a message may nest objects and arrays, its envelope being the first level (so a
+// payload has 63 at most). ExoCom refuses deeper messages; the SDK parses with the same limit and
+// refuses to send deeper payloads.
+constexpr int kMaxDepth = 64;
+
 enum class JsonType : uint8_t { null, boolean, number, string, array, object };
 
 // The fields the bus owns or reads; everything else is `other` and forwarded untouched.

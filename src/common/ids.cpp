@@ -1,27 +1,78 @@
 #include "common/ids.hpp"
 
+#include <pthread.h>
+#include <sys/random.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <random>
+#include <cstring>
+
+#include "common/error.hpp"
 
 namespace exo {
 
 namespace {
-std::mt19937_64& generator() {
-  thread_local std::mt19937_64 gen{std::random_device{}()};
-  return gen;
-}
+
 constexpr char kHex[] = "0123456789abcdef";
+
+// Bumped in every forked child, so a child never reuses random bytes its parent buffered.
+std::atomic<uint64_t> fork_generation{0};
+
+void fill_from_kernel(uint8_t* out, size_t n) {
+  while (n > 0) {
+    ssize_t got = ::getrandom(out, n, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      bug("getrandom failed", __FILE__, __LINE__);
+    }
+    out += got;
+    n -= static_cast<size_t>(got);
+  }
+}
+
+// A per-thread buffer saves one system call per id; the bytes still come from the kernel's CSPRNG.
+struct Pool {
+  uint8_t bytes[256];
+  size_t used = sizeof bytes;
+  uint64_t generation = 0;
+};
+
 }  // namespace
+
+void random_bytes(void* out, size_t n) {
+  static const int registered = pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); });
+  (void)registered;
+  thread_local Pool pool;
+  auto* dst = static_cast<uint8_t*>(out);
+  if (n > sizeof pool.bytes / 2) return fill_from_kernel(dst, n);
+  uint64_t generation = fork_generation.load(std::memory_order_relaxed);
+  if (pool.generation != generation) {
+    pool.used = sizeof pool.bytes;
+    pool.generation = generation;
+  }
+  while (n > 0) {
+    if (pool.used == sizeof pool.bytes) {
+      fill_from_kernel(pool.bytes, sizeof pool.bytes);
+      pool.used = 0;
+    }
+    size_t take = std::min(n, sizeof pool.bytes - pool.used);
+    std::memcpy(dst, pool.bytes + pool.used, take);
+    std::memset(pool.bytes + pool.used, 0, take);  // bytes handed out are not kept
+    pool.used += take;
+    dst += take;
+    n -= take;
+  }
+}
 
 std::string random_hex(size_t n) {
   std::string out(n * 2, '0');
-  uint64_t bits = 0;
+  uint8_t chunk[32];
   for (size_t i = 0; i < n; ++i) {
-    if (i % 8 == 0) bits = generator()();
-    auto byte = static_cast<unsigned>(bits & 0xff);
-    bits >>= 8;
+    if (i % sizeof chunk == 0) random_bytes(chunk, std::min(sizeof chunk, n - i));
+    uint8_t byte = chunk[i % sizeof chunk];
     out[2 * i] = kHex[byte >> 4];
     out[2 * i + 1] = kHex[byte & 0xf];
   }
@@ -29,22 +80,19 @@ std::string random_hex(size_t n) {
 }
 
 std::string new_uuid() {
-  uint64_t hi = generator()(), lo = generator()();
-  hi = (hi & ~0xf000ULL) | 0x4000ULL;                           // version 4
-  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;   // RFC 4122 variant
-  std::string out(36, '-');
-  size_t pos = 0;
-  auto put = [&](uint64_t v, int nibbles) {
-    for (int i = nibbles - 1; i >= 0; --i) {
-      if (out[pos] == '-' && (pos == 8 || pos == 13 || pos == 18 || pos == 23)) ++pos;
-      out[pos++] = kHex[(v >> (i * 4)) & 0xf];
-    }
-  };
-  put(hi, 16);
-  put(lo, 16);
+  uint8_t b[16];
+  random_bytes(b, sizeof b);
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  std::string out;
+  out.reserve(36);
+  for (size_t i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += kHex[b[i] >> 4];
+    out += kHex[b[i] & 0xf];
+  }
   return out;
 }
-
 
 std::string stable_hash_hex(std::string_view text, size_t digits) {
   uint64_t h = 1469598103934665603ull;

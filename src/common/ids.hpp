@@ -5,6 +5,9 @@
 
 namespace exo {
 
+// `n` bytes from the kernel's CSPRNG (getrandom). Every id and WebSocket mask key comes from here:
+// ids route replies and name gateway sessions, so they must not be guessable.
+void random_bytes(void* out, size_t n);
 // A random RFC 4122 version-4 UUID in its canonical lower-case form.
 std::string new_uuid();
 // Lower-case hex of `n` random bytes.

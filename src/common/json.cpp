@@ -3,6 +3,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
+#include <vector>
+
 #include "common/error.hpp"
 
 namespace exo {
@@ -15,6 +18,36 @@ json::value parse_json(std::string_view text, std::string_view what) {
 }
 
 std::string to_json(const json::value& v) { return json::serialize(v); }
+
+int json_depth(const json::value& v) {
+  // Iterative: a value built in code has no nesting limit, and recursion could overflow the stack.
+  int deepest = 0;
+  std::vector<std::pair<const json::value*, int>> todo{{&v, 0}};
+  while (!todo.empty()) {
+    auto [x, depth] = todo.back();
+    todo.pop_back();
+    if (const auto* o = x->if_object()) {
+      deepest = std::max(deepest, depth + 1);
+      for (const auto& kv : *o) todo.emplace_back(&kv.value(), depth + 1);
+    } else if (const auto* a = x->if_array()) {
+      deepest = std::max(deepest, depth + 1);
+      for (const auto& item : *a) todo.emplace_back(&item, depth + 1);
+    }
+  }
+  return deepest;
+}
+
+bool parse_json_limited(std::string_view text, int max_depth, json::value& out, std::string& error) {
+  json::parse_options options;
+  options.max_depth = static_cast<std::size_t>(max_depth);
+  boost::system::error_code ec;
+  out = json::parse(text, ec, {}, options);
+  if (ec) {
+    error = ec.message();
+    return false;
+  }
+  return true;
+}
 
 static void pretty(std::string& out, const json::value& v, int indent, int expand_depth) {
   std::string pad(static_cast<size_t>(indent) * 2, ' ');

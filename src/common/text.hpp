@@ -16,6 +16,8 @@ std::string to_lower(std::string_view s);
 std::string env_name(std::string_view s);
 // Shell-style glob on '/'-separated paths: `*` stays within a segment, `**` spans segments, `?` one char.
 bool glob_match(std::string_view pattern, std::string_view path);
+// Every occurrence of `from` replaced by `to`.
+std::string replace_all(std::string s, std::string_view from, std::string_view to);
 // Quotes a string for the POSIX shell when it needs it.
 std::string shell_quote(std::string_view s);
 

@@ -27,6 +27,12 @@ size_t Decoder::feed(char* data, size_t size, Events& events) {
     return pos;
   };
   while (!stopped_) {
+    if (skip_ > 0) {
+      auto n = static_cast<size_t>(std::min<uint64_t>(skip_, size - pos));
+      pos += n;
+      skip_ -= n;
+      if (skip_ > 0) return pos;
+    }
     size_t avail = size - pos;
     if (avail < 2) return pos;
     auto* p = reinterpret_cast<uint8_t*>(data + pos);
@@ -65,14 +71,30 @@ size_t Decoder::feed(char* data, size_t size, Events& events) {
     if (is_control(opcode)) {
       if (!fin) return fail(close_code::protocol_error, "control frames must not be fragmented");
       if (length > 125) return fail(close_code::protocol_error, "control frame too long");
+    } else if (draining_) {
+      // Data after a refused message: skipped unread, only a close frame matters now.
+      pos += header;
+      skip_ = length;
+      continue;
     } else {
       size_t so_far = opcode == Opcode::continuation ? fragments_.size() : 0;
-      if (length > max_message_size_ || so_far + length > max_message_size_)
-        return fail(close_code::too_big, "message too big");
+      if (length > max_message_size_ || so_far + length > max_message_size_) {
+        pos += header;
+        skip_ = length;
+        draining_ = true;
+        release_memory();
+        events.on_protocol_error(close_code::too_big, "message too big");
+        continue;
+      }
       if (opcode == Opcode::continuation && !in_message_)
         return fail(close_code::protocol_error, "continuation frame without a message");
       if (opcode != Opcode::continuation && in_message_)
         return fail(close_code::protocol_error, "new message before the previous one ended");
+    }
+    if (draining_ && opcode != Opcode::close) {
+      if (avail - header < length) return pos;
+      pos += header + static_cast<size_t>(length);  // pings and pongs while closing: ignored
+      continue;
     }
     if (avail - header < length) return pos;  // wait for the rest of the frame
     char* payload = data + pos + header;
@@ -173,11 +195,11 @@ std::string close_payload(uint16_t code, std::string_view reason) {
   std::string out;
   out += static_cast<char>(code >> 8);
   out += static_cast<char>(code & 0xff);
-  reason = reason.substr(0, 123);
-  // Never cut a UTF-8 sequence in half.
-  while (!reason.empty() && (static_cast<uint8_t>(reason.back()) & 0xc0) == 0x80 && reason.size() == 123)
-    reason.remove_suffix(1);
-  out += reason;
+  // A close payload holds at most 125 bytes; the reason is cut before the character that does not
+  // fit, never inside it (a strict client fails a close with broken UTF-8 with 1007).
+  size_t cut = std::min<size_t>(reason.size(), 123);
+  while (cut > 0 && cut < reason.size() && (static_cast<uint8_t>(reason[cut]) & 0xc0) == 0x80) --cut;
+  out += reason.substr(0, cut);
   return out;
 }
 

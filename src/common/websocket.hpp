@@ -43,14 +43,17 @@ class Events {
 };
 
 // Turns a byte stream into messages. `feed` unmasks in place and returns how many bytes it used;
-// the caller keeps the rest and feeds it again with more bytes appended. After an error or a close
-// frame it stops consuming.
+// the caller keeps the rest and feeds it again with more bytes appended. After a close frame or a
+// broken frame it stops consuming. After a message that is too big (1009) the framing is still
+// intact, so it drains: it skips the rest of that message and every later data frame unread, and
+// reports only the peer's close frame (RFC 6455 §7: the close handshake completes even then).
 class Decoder {
  public:
   Decoder(bool expect_masked, size_t max_message_size)
       : expect_masked_(expect_masked), max_message_size_(max_message_size) {}
   size_t feed(char* data, size_t size, Events& events);
   bool stopped() const { return stopped_; }
+  bool draining() const { return draining_; }
   void set_max_message_size(size_t n) { max_message_size_ = n; }
   // Bytes held for a fragmented message in progress.
   size_t buffered() const { return fragments_.capacity(); }
@@ -60,6 +63,8 @@ class Decoder {
   bool expect_masked_;
   size_t max_message_size_;
   bool stopped_ = false;
+  bool draining_ = false;
+  uint64_t skip_ = 0;  // payload bytes of a refused frame still to be skipped
   bool in_message_ = false;
   Opcode message_opcode_ = Opcode::text;
   std::string fragments_;

@@ -1,49 +1,56 @@
 #include "deploy/yaml_writer.hpp"
 
-#include <cctype>
+#include <yaml-cpp/yaml.h>
 
-#include "common/envelope.hpp"
-#include "common/text.hpp"
+#include "common/error.hpp"
 
 namespace exo::deploy {
 
-std::string YamlWriter::scalar(std::string_view v) {
-  bool plain = !v.empty();
-  if (plain) {
-    static constexpr std::string_view kWords[] = {"true", "false", "yes", "no", "on", "off", "null", "~", "y", "n"};
-    std::string lower = to_lower(v);
-    for (auto w : kWords) plain = plain && lower != w;
-    bool numeric = true;
-    for (char c : v) numeric = numeric && (std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E');
-    plain = plain && !numeric;
-    if (std::string_view("-?:,[]{}#&*!|>'\"%@`").find(v.front()) != std::string_view::npos) plain = false;
-    if (v.front() == ' ' || v.back() == ' ') plain = false;
-    for (size_t i = 0; i < v.size(); ++i) {
-      char c = v[i];
-      if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\') plain = false;
-      if (c == ':' && (i + 1 == v.size() || v[i + 1] == ' ')) plain = false;
-      if (c == '#' && i > 0 && v[i - 1] == ' ') plain = false;
-      if (c == '$') plain = false;  // compose interpolates $; quoting keeps the intent visible
-    }
-  }
-  if (plain) return std::string(v);
-  std::string out;
-  wire::append_json_string(out, v);  // JSON strings are valid double-quoted YAML scalars
-  return out;
+namespace {
+// Plain only what YAML 1.1 and 1.2 readers both take as this very string.
+bool plain_key(std::string_view k) {
+  if (k.empty()) return false;
+  static constexpr std::string_view kWords[] = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"};
+  std::string lower;
+  for (char c : k) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto w : kWords)
+    if (lower == w) return false;
+  if (!std::isalpha(static_cast<unsigned char>(k.front())) && k.front() != '_') return false;
+  for (char c : k)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') return false;
+  return true;
+}
+}  // namespace
+
+struct YamlWriter::Impl {
+  std::string comments;
+  YAML::Emitter out;
+};
+
+YamlWriter::YamlWriter() : impl_(std::make_unique<Impl>()) {
+  impl_->out.SetIndent(2);
+  impl_->out.SetSeqFormat(YAML::Block);
+  impl_->out.SetMapFormat(YAML::Block);
+}
+YamlWriter::~YamlWriter() = default;
+
+void YamlWriter::comment(std::string_view text) { impl_->comments += "# " + std::string(text) + "\n"; }
+void YamlWriter::begin_map() { impl_->out << YAML::BeginMap; }
+void YamlWriter::end_map() { impl_->out << YAML::EndMap; }
+void YamlWriter::begin_list() { impl_->out << YAML::BeginSeq; }
+void YamlWriter::end_list() { impl_->out << YAML::EndSeq; }
+
+void YamlWriter::key(std::string_view k) {
+  impl_->out << YAML::Key;
+  if (!plain_key(k)) impl_->out << YAML::DoubleQuoted;
+  impl_->out << std::string(k) << YAML::Value;
 }
 
-void YamlWriter::key(int indent, std::string_view k) {
-  out_ += std::string(static_cast<size_t>(indent), ' ') + scalar(k) + ":\n";
-}
+void YamlWriter::value(std::string_view v) { impl_->out << YAML::DoubleQuoted << std::string(v); }
 
-void YamlWriter::entry(int indent, std::string_view k, std::string_view v) {
-  out_ += std::string(static_cast<size_t>(indent), ' ') + scalar(k) + ": " + scalar(v) + "\n";
+std::string YamlWriter::str() const {
+  if (!impl_->out.good()) bug(("YAML emitter: " + impl_->out.GetLastError()).c_str(), __FILE__, __LINE__);
+  return impl_->comments + impl_->out.c_str() + "\n";
 }
-
-void YamlWriter::item(int indent, std::string_view v) {
-  out_ += std::string(static_cast<size_t>(indent), ' ') + "- " + scalar(v) + "\n";
-}
-
-void YamlWriter::comment(std::string_view text) { out_ += "# " + std::string(text) + "\n"; }
 
 }  // namespace exo::deploy

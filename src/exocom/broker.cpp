@@ -568,6 +568,7 @@ std::string Broker::status_json() const {
   return to_json(json::object{{"status", "ok"},
                               {"uptimeSeconds", uptime},
                               {"connections", peers_.size()},
+                              {"sockets", metrics_.open_sockets},
                               {"received", metrics_.received},
                               {"delivered", metrics_.delivered},
                               {"roles", roles}});
@@ -588,6 +589,8 @@ std::string Broker::metrics_text() const {
     registered += r->instances.size();
   }
   out += fmt::format("exocom_connections{{role=\"\"}} {}\n", peers_.size() - registered);
+  gauge("exocom_open_sockets", "Open TCP connections, including those that have not finished their HTTP request.");
+  out += fmt::format("exocom_open_sockets {}\n", metrics_.open_sockets);
   counter("exocom_messages_received_total", "Messages accepted from services.");
   out += fmt::format("exocom_messages_received_total {}\n", metrics_.received);
   counter("exocom_messages_delivered_total", "Messages written to a receiving instance, by role.");

@@ -52,6 +52,7 @@ using StringMap = std::unordered_map<std::string, V, TransparentHash, std::equal
 
 struct Metrics {
   uint64_t received = 0, delivered = 0, buffered = 0, bytes_in = 0, bytes_out = 0, slow_consumers = 0;
+  uint64_t open_sockets = 0;  // every TCP connection, also those still in their HTTP request (kept by the transport)
   std::map<std::string, uint64_t> refused;  // by reason code
   std::map<std::string, uint64_t> dropped;  // by reason
   // Reply latency as ExoCom sees it (time since the previous message of the same activity).

@@ -146,6 +146,7 @@ struct Server::Impl {
   uint64_t next_id = 1;
   std::array<char, kScratchSize> scratch;
   bool log_flush_scheduled = false;
+  bool accept_failing = false;
   bool shutting_down = false;
   Clock::time_point shutdown_started;
   int exit_code = 0;
@@ -164,11 +165,19 @@ struct Server::Impl {
   void on_accept(const error_code& ec, tcp::socket socket, bool browser) {
     if (ec) {
       if (ec == asio::error::operation_aborted) return;
-      // Out of file descriptors and the like: say so, keep serving the connections we have.
-      log.error("accepting a connection failed: " + ec.message());
-      schedule_log_flush();
-      ticker_retry_accept();
+      // Out of file descriptors and the like: say so once, keep serving the connections we have.
+      if (!accept_failing) {
+        log.error("accepting a connection failed: " + ec.message() + "; retrying every 100 ms");
+        schedule_log_flush();
+      }
+      accept_failing = true;
+      broker.metrics().refused["accept-failed"]++;
+      retry_accept_later(browser);
       return;
+    }
+    if (accept_failing) {
+      accept_failing = false;
+      log.info("accepting connections again");
     }
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
@@ -176,15 +185,21 @@ struct Server::Impl {
     uint64_t id = next_id++;
     auto conn = std::make_shared<Connection>(*this, std::move(socket), id, browser);
     connections.emplace(id, conn);
+    broker.metrics().open_sockets = connections.size();
     conn->start();
+    rearm(browser);
+  }
+
+  void rearm(bool browser) {
     if (browser) accept_browsers();
     else accept();
   }
 
-  void ticker_retry_accept() {
+  // Accepting failed (out of file descriptors, ...): the same acceptor tries again shortly.
+  void retry_accept_later(bool browser) {
     auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(100));
-    timer->async_wait([this, timer](const error_code&) {
-      if (!shutting_down) accept();
+    timer->async_wait([this, timer, browser](const error_code&) {
+      if (!shutting_down) rearm(browser);
     });
   }
 
@@ -215,6 +230,7 @@ struct Server::Impl {
 
   void removed(uint64_t id) {
     connections.erase(id);
+    broker.metrics().open_sockets = connections.size();
     if (shutting_down && connections.empty()) io.stop();
   }
 
@@ -400,8 +416,8 @@ void Connection::on_close(uint16_t code, std::string_view) {
   if (phase_ == Phase::open) {
     // The peer starts the handshake: echo its code, then close the TCP connection.
     start_close(code == ws::close_code::no_status ? ws::close_code::normal : code, {});
-  } else if (phase_ == Phase::closing && out_.empty()) {
-    finish();
+  } else if (phase_ == Phase::closing && out_.empty() && !close_frame_) {
+    finish();  // our close frame is out and theirs is in: the handshake is complete
   }
 }
 
@@ -415,7 +431,9 @@ void Connection::on_protocol_error(uint16_t code, std::string_view reason) {
   server_.broker.metrics().refused[code == ws::close_code::too_big ? "too-big" : "protocol-error"]++;
   server_.log.warning("connection " + std::to_string(id()) + (registered() ? " ('" + role() + "')" : std::string()) +
                       ": " + std::string(reason) + "; closing it with " + std::to_string(code));
-  close_received_ = true;  // nothing more will be read from it
+  // The close frame goes out, then input is read and discarded until the peer's close frame
+  // (after a too-big message the framing is intact), its end of the stream, or the close timeout:
+  // closing a socket with unread input would reset the connection before our close frame is read.
   start_close(code, reason);
 }
 

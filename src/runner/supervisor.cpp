@@ -501,9 +501,12 @@ class Supervisor {
   void wait_for_changes() {
     watch_descriptor_->async_wait(asio::posix::stream_descriptor::wait_read, [this](const error_code& ec) {
       if (ec) return;
+      int overflows = watcher_->overflows();
       watcher_->read([this](const std::string& role, const fs::path& path, const char* what) {
         changed(*find(role), path, what);
       });
+      if (watcher_->overflows() != overflows)
+        log_.log(kRun, "too many file changes at once for the kernel's event queue; rescanned the service folders");
       wait_for_changes();
     });
   }

@@ -1,12 +1,12 @@
-// The relay: one WebSocket connection to ExoCom. A background thread connects, reconnects, reads,
-// and runs the handlers, one message at a time, in order. Sends go straight from the calling thread
-// when the socket takes them. A thread waiting for a reply stays awake briefly before it sleeps.
+// The relay: one WebSocket connection to ExoCom (to one node of an ExoCom cluster at a time).
 //
-// Why not an Asio I/O thread plus a handler thread: every request then costs two extra thread
-// wake-ups; measured, that added 60% to a request/reply through ExoCom (docs/sdk.md).
+// Two threads. The I/O thread connects, reconnects (moving to the next node when its node is
+// gone), reads, decodes, and completes the replies that waiting requests expect; it never runs
+// user code. The handler thread runs handlers, request callbacks and connection callbacks, one at
+// a time, in arrival order. Sends leave from the calling thread when the socket takes them; the I/O
+// thread writes whatever is left once the socket has room again.
 #include "exosphere/relay.hpp"
 
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -25,16 +26,17 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/envelope.hpp"
 #include "common/ids.hpp"
+#include "common/json.hpp"
 #include "common/websocket.hpp"
 #include "sdk/wire.hpp"
 
 namespace exosphere {
 
 using Clock = std::chrono::steady_clock;
-// How long a thread waiting for a reply stays awake (yielding its core) before it sleeps: about one
-// round trip through ExoCom on loopback; sleeping and being woken costs more than that.
-constexpr auto kAwakeWait = std::chrono::microseconds(300);
+using SharedMessage = std::shared_ptr<const Message>;
+using SharedHandler = std::function<void(const SharedMessage&)>;
 
 const char* to_string(Status status) {
   switch (status) {
@@ -51,6 +53,76 @@ const char* to_string(Status status) {
   return "unknown";
 }
 
+namespace {
+
+struct Node {
+  std::string host;
+  std::uint16_t port;
+};
+
+// "host", "host:port", "[v6]:port", separated by commas; `what` names the setting in errors.
+std::vector<Node> parse_nodes(const std::string& list, std::uint16_t default_port, const std::string& what) {
+  std::vector<Node> nodes;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = list.find(',', pos);
+    if (comma == std::string::npos) comma = list.size();
+    std::string entry = list.substr(pos, comma - pos);
+    pos = comma + 1;
+    entry.erase(0, entry.find_first_not_of(" \t"));
+    entry.erase(entry.find_last_not_of(" \t") + 1);
+    if (entry.empty()) {
+      if (comma == list.size() && !nodes.empty()) break;
+      throw Error(Status::config_error, what + " '" + list + "' has an empty entry; list ExoCom nodes as host:port,host:port");
+    }
+    Node n{entry, default_port};
+    std::string port_text;
+    if (entry.front() == '[') {
+      size_t close = entry.find(']');
+      if (close == std::string::npos)
+        throw Error(Status::config_error, what + " entry '" + entry + "' opens '[' without closing it; write [::1]:4100");
+      n.host = entry.substr(1, close - 1);
+      if (close + 1 < entry.size()) {
+        if (entry[close + 1] != ':') throw Error(Status::config_error, what + " entry '" + entry + "' is not [address]:port");
+        port_text = entry.substr(close + 2);
+      }
+    } else if (std::count(entry.begin(), entry.end(), ':') == 1) {
+      n.host = entry.substr(0, entry.find(':'));
+      port_text = entry.substr(entry.find(':') + 1);
+    }
+    if (!port_text.empty() || (entry.back() == ':')) {
+      char* end = nullptr;
+      long v = std::strtol(port_text.c_str(), &end, 10);
+      if (port_text.empty() || *end || v < 1 || v > 65535)
+        throw Error(Status::config_error, what + " entry '" + entry + "' has no valid port (1-65535)");
+      n.port = static_cast<std::uint16_t>(v);
+    }
+    if (n.host.empty()) throw Error(Status::config_error, what + " entry '" + entry + "' has no host");
+    nodes.push_back(std::move(n));
+    if (comma == list.size()) break;
+  }
+  return nodes;
+}
+
+std::string no_reply(const std::string& name, std::chrono::milliseconds timeout) {
+  return "no reply to '" + name + "' within " + std::to_string(timeout.count()) + "ms";
+}
+
+}  // namespace
+
+struct Reply::State {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::atomic<bool> done{false};
+  Result result;
+  std::function<void(Result)> callback;  // the callback form of request()
+  Clock::time_point deadline;
+  std::string activity, name;
+  std::chrono::milliseconds timeout{0};
+  std::chrono::microseconds spin{0};
+  std::weak_ptr<Relay::Impl> relay;
+};
+
 struct Relay::Subscription::State {
   std::weak_ptr<Relay::Impl> relay;
   std::string activity_id;
@@ -58,34 +130,36 @@ struct Relay::Subscription::State {
 
 struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events {
   RelayConfig config;
-  std::thread background;
-  int wake_fd = -1;  // wakes the background thread out of poll()
+  std::vector<Node> nodes;
+  std::thread io_thread, handler_thread;
+  int wake_fd = -1;  // wakes the I/O thread out of poll()
 
-  // Everything below up to the write side is guarded by `mutex`.
+  // Connection state, handlers and requests: guarded by `mutex`.
   mutable std::mutex mutex;
   std::condition_variable changed;
   bool started = false, closing = false, connected = false, is_online = false;
   int fd = -1;
-  std::thread::id reader;  // the background thread, which alone reads (and runs handlers)
-  std::map<std::string, Handler> handlers;
+  std::string address;  // of the node connected to now (or last)
+  size_t next_candidate = 0;  // where the next connection attempt starts in the list of addresses
+  std::map<std::string, SharedHandler> handlers;
   Handler unknown_handler;
   std::vector<std::function<void()>> online_callbacks, offline_callbacks;
-  struct Pending {
-    std::shared_ptr<std::promise<Message>> promise;
-    std::function<void(Result)> callback;
-    Clock::time_point deadline{};
-    std::string name;
-    std::chrono::milliseconds timeout{0};
-  };
-  std::unordered_map<std::string, Pending> pending;
+  std::unordered_map<std::string, std::shared_ptr<Reply::State>> pending;
   std::unordered_map<std::string, Handler> streams;
 
-  // Reading: only the thread holding the reader role touches these.
+  // The handler thread's queue: guarded by `task_mutex`.
+  std::mutex task_mutex;
+  std::condition_variable task_cv;
+  std::deque<std::function<void()>> tasks;
+  bool tasks_closed = false;
+  std::atomic<std::thread::id> handler_id{};
+  std::atomic<int> nested_waiters{0};  // handlers waiting for a reply on the handler thread
+
+  // Reading: the I/O thread alone.
   std::string in;
   exo::ws::Decoder decoder{false, 64u << 20};
-  std::deque<Message> inbox;  // decoded, waiting to be dispatched
 
-  // Writing.
+  // Writing: guarded by `write_mutex`.
   std::mutex write_mutex;
   std::deque<std::string> outbox;
   size_t outbox_bytes = 0;
@@ -94,6 +168,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
 
   explicit Impl(RelayConfig c) : config(std::move(c)) {
     if (!config.log) config.log = [](const std::string& line) { std::cerr << "exosphere: " << line << std::endl; };
+    nodes = parse_nodes(config.host, config.port, "the ExoCom address");
     wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   }
   ~Impl() override {
@@ -102,15 +177,57 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
   }
 
   void log(const std::string& line) { config.log(line); }
-  std::string address() const { return config.host + ":" + std::to_string(config.port); }
+  std::string where() const {
+    std::string out;
+    for (const auto& n : nodes) out += (out.empty() ? "" : ",") + n.host + ":" + std::to_string(n.port);
+    return out;
+  }
   void wake() {
     uint64_t one = 1;
     (void)!::write(wake_fd, &one, sizeof one);
   }
 
-  // --- the background thread -----------------------------------------------------------------
+  // --- the handler thread --------------------------------------------------------------------
 
-  void run() {
+  // Queues user code for the handler thread; false once the relay is closed.
+  bool post(std::function<void()> task) {
+    {
+      std::lock_guard lock(task_mutex);
+      if (tasks_closed) return false;
+      tasks.push_back(std::move(task));
+    }
+    task_cv.notify_all();
+    return true;
+  }
+
+  void run_handlers() {
+    handler_id = std::this_thread::get_id();
+    while (true) {
+      std::function<void()> task;
+      {
+        std::unique_lock lock(task_mutex);
+        task_cv.wait(lock, [&] { return !tasks.empty() || tasks_closed; });
+        if (tasks.empty()) return;
+        task = std::move(tasks.front());
+        tasks.pop_front();
+      }
+      task();
+    }
+  }
+
+  void run_handler(const std::function<void()>& call, const std::string& name) {
+    try {
+      call();
+    } catch (const std::exception& e) {
+      log("the handler for '" + name + "' failed: " + e.what());
+    } catch (...) {
+      log("the handler for '" + name + "' failed");
+    }
+  }
+
+  // --- the I/O thread ------------------------------------------------------------------------
+
+  void run_io() {
     auto delay = config.retry_min;
     bool announced = false;
     while (true) {
@@ -123,13 +240,13 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
         // The first failure and every one at the slowest pace are shown: a missing bus is visible
         // without flooding the log.
         if (!announced || delay >= config.retry_max)
-          log("cannot reach ExoCom at " + address() + " (" + why + "); retrying in " + std::to_string(delay.count()) + "ms");
+          log("cannot reach ExoCom at " + where() + " (" + why + "); retrying in " + std::to_string(delay.count()) + "ms");
         announced = true;
         if (!sleep_unless_closed(delay)) return;
         delay = std::min(delay * 2, config.retry_max);
         continue;
       }
-      if (announced) log("connected to ExoCom at " + address());
+      if (announced) log("connected to ExoCom at " + address);
       announced = false;
       delay = config.retry_min;
       serve();
@@ -151,74 +268,106 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
     return true;
   }
 
-  // Reads and dispatches until the connection is gone or the relay closes.
-  void serve() {
-    {
-      std::lock_guard lock(mutex);
-      reader = std::this_thread::get_id();
-    }
-    pump(nullptr, Clock::time_point::max());
-  }
+  struct Candidate {
+    sockaddr_storage addr;
+    socklen_t len;
+    std::string name;
+  };
 
-  bool connect(std::string& why) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    if (int rc = ::getaddrinfo(config.host.c_str(), std::to_string(config.port).c_str(), &hints, &res); rc != 0) {
-      why = "cannot resolve host '" + config.host + "': " + gai_strerror(rc);
-      return false;
-    }
-    int s = -1;
-    for (addrinfo* a = res; a && s < 0; a = a->ai_next) {
-      s = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-      if (s < 0) continue;
-      if (::connect(s, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
-        why = std::strerror(errno);
-        ::close(s);
-        s = -1;
+  // Every address of every node, in the configured order (a name with several addresses counts
+  // as several nodes).
+  std::vector<Candidate> candidates(std::string& why) {
+    std::vector<Candidate> out;
+    for (const auto& n : nodes) {
+      addrinfo hints{};
+      hints.ai_family = AF_UNSPEC;
+      hints.ai_socktype = SOCK_STREAM;
+      addrinfo* res = nullptr;
+      if (int rc = ::getaddrinfo(n.host.c_str(), std::to_string(n.port).c_str(), &hints, &res); rc != 0) {
+        why = "cannot resolve host '" + n.host + "': " + gai_strerror(rc);
         continue;
       }
-      pollfd p{s, POLLOUT, 0};
-      int err = 0;
-      socklen_t len = sizeof err;
-      if (::poll(&p, 1, 5000) != 1 || getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-        why = err ? std::strerror(err) : "timed out";
-        ::close(s);
-        s = -1;
+      for (addrinfo* a = res; a; a = a->ai_next) {
+        Candidate c{};
+        std::memcpy(&c.addr, a->ai_addr, a->ai_addrlen);
+        c.len = a->ai_addrlen;
+        c.name = n.host + ":" + std::to_string(n.port);
+        out.push_back(std::move(c));
       }
+      ::freeaddrinfo(res);
     }
-    ::freeaddrinfo(res);
-    if (s < 0) return false;
-    int one = 1;
-    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (!handshake(s, why)) {
-      ::close(s);
-      return false;
-    }
-    {
-      std::lock_guard lock(mutex);
-      if (fd >= 0) ::close(fd);
-      fd = s;
-      connected = true;
-    }
-    changed.notify_all();  // a thread waiting for a reply may read again
-    {
-      std::lock_guard lock(write_mutex);
-      socket_open = true;
-      // The registration goes first; a frame cut off by the last disconnect is sent again whole.
-      front_offset = 0;
-      outbox.push_front(sdk::mask_frame(sdk::register_message(config.role, config.feedback)));
-      outbox_bytes += outbox.front().size();
-      flush_locked();
-    }
-    if (!config.feedback) go_online();
-    return true;
+    return out;
   }
 
-  bool handshake(int s, std::string& why) {
-    std::string key = exo::ws::base64(exo::random_hex(8));
-    std::string request = "GET /services HTTP/1.1\r\nHost: " + address() +
+  static int connect_to(const Candidate& c, std::string& why) {
+    int s = ::socket(c.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s < 0) {
+      why = std::strerror(errno);
+      return -1;
+    }
+    if (::connect(s, reinterpret_cast<const sockaddr*>(&c.addr), c.len) != 0 && errno != EINPROGRESS) {
+      why = std::strerror(errno);
+      ::close(s);
+      return -1;
+    }
+    pollfd p{s, POLLOUT, 0};
+    int err = 0;
+    socklen_t len = sizeof err;
+    // A node that is gone without refusing (a dead machine) must not hold up failover for long.
+    if (::poll(&p, 1, 2000) != 1 || getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+      why = err ? std::strerror(err) : "timed out";
+      ::close(s);
+      return -1;
+    }
+    int one = 1;
+    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return s;
+  }
+
+  // One round over the addresses, starting after the node whose connection was lost last.
+  bool connect(std::string& why) {
+    auto all = candidates(why);
+    if (all.empty()) return false;
+    size_t start;
+    {
+      std::lock_guard lock(mutex);
+      start = next_candidate;
+    }
+    for (size_t i = 0; i < all.size(); ++i) {
+      size_t index = (start + i) % all.size();
+      int s = connect_to(all[index], why);
+      if (s < 0) continue;
+      if (!handshake(s, all[index].name, why)) {
+        ::close(s);
+        continue;
+      }
+      {
+        std::lock_guard lock(mutex);
+        if (fd >= 0) ::close(fd);
+        fd = s;
+        connected = true;
+        address = all[index].name;
+        next_candidate = index + 1;  // when this node goes away, the next attempt starts elsewhere
+      }
+      changed.notify_all();
+      {
+        std::lock_guard lock(write_mutex);
+        socket_open = true;
+        // The registration goes first; a frame cut off by the last disconnect is sent again whole.
+        front_offset = 0;
+        outbox.push_front(sdk::mask_frame(sdk::register_message(config.role, config.feedback)));
+        outbox_bytes += outbox.front().size();
+        flush_locked();
+      }
+      if (!config.feedback) go_online();
+      return true;
+    }
+    return false;
+  }
+
+  bool handshake(int s, const std::string& host, std::string& why) {
+    std::string key = exo::ws::base64(exo::random_hex(16).substr(0, 16));
+    std::string request = "GET /services HTTP/1.1\r\nHost: " + host +
                           "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
                           "\r\nSec-WebSocket-Version: 13\r\n\r\n";
     if (::send(s, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
@@ -279,8 +428,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
     }
     changed.notify_all();
     if (!closing && was_online) {
-      log("lost the connection to ExoCom at " + address() + " (" + why + "); reconnecting");
-      for (auto& cb : callbacks) cb();
+      log("lost the connection to ExoCom at " + address + " (" + why + "); reconnecting");
+      for (auto& cb : callbacks) post([this, cb] { run_handler(cb, "offline"); });
     }
   }
 
@@ -293,38 +442,25 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
       callbacks = online_callbacks;
     }
     changed.notify_all();
-    for (auto& cb : callbacks) cb();
+    for (auto& cb : callbacks) post([this, cb] { run_handler(cb, "online"); });
   }
 
-  // --- reading -------------------------------------------------------------------------------
-
-  // The reader's loop: dispatches what is decoded and reads more, until `done` (a reply arrived),
-  // the deadline passes, or the connection is gone. A handler that waits for a reply runs it nested.
-  void pump(const std::function<bool()>& done, Clock::time_point deadline) {
+  // Reads and writes until the connection is gone or the relay closes.
+  void serve() {
     while (true) {
-      if (done && done()) return;
-      if (!inbox.empty()) {
-        Message m = std::move(inbox.front());
-        inbox.pop_front();
-        dispatch(std::move(m));
-        continue;
-      }
       int sock;
       {
         std::lock_guard lock(mutex);
         if (closing || !connected) return;
         sock = fd;
       }
-      auto now = Clock::now();
-      if (now >= deadline) return;
-      auto wait = next_timeout(now, deadline);
       bool want_write;
       {
         std::lock_guard lock(write_mutex);
         want_write = !outbox.empty();
       }
       pollfd p[2] = {{sock, static_cast<short>(POLLIN | (want_write ? POLLOUT : 0)), 0}, {wake_fd, POLLIN, 0}};
-      int n = ::poll(p, 2, wait);
+      int n = ::poll(p, 2, next_timeout());
       if (n < 0 && errno != EINTR) return connection_lost(std::strerror(errno));
       expire_requests();
       if (n <= 0) continue;
@@ -336,9 +472,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
         std::lock_guard lock(write_mutex);
         flush_locked();
       }
-      if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-        if (!read_available(sock)) return;
-      }
+      if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && !read_available(sock)) return;
     }
   }
 
@@ -360,25 +494,25 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
     return true;
   }
 
-  // Milliseconds poll() may sleep: until the deadline or the earliest request deadline.
-  int next_timeout(Clock::time_point now, Clock::time_point deadline) {
-    Clock::time_point next = deadline;
+  // Milliseconds poll() may sleep: until the earliest request deadline, at most a second.
+  int next_timeout() {
+    auto now = Clock::now();
+    Clock::time_point next = now + std::chrono::seconds(1);
     {
       std::lock_guard lock(mutex);
-      for (const auto& [id, p] : pending) next = std::min(next, p.deadline);
+      for (const auto& [id, p] : pending) next = std::min(next, p->deadline);
     }
-    if (next == Clock::time_point::max()) return 1000;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
     return static_cast<int>(std::clamp<long long>(ms, 0, 1000));
   }
 
   void expire_requests() {
     auto now = Clock::now();
-    std::vector<Pending> expired;
+    std::vector<std::shared_ptr<Reply::State>> expired;
     {
       std::lock_guard lock(mutex);
       for (auto it = pending.begin(); it != pending.end();) {
-        if (it->second.deadline <= now) {
+        if (it->second->deadline <= now) {
           expired.push_back(std::move(it->second));
           it = pending.erase(it);
         } else {
@@ -386,20 +520,18 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
         }
       }
     }
-    for (auto& p : expired)
-      complete(p, Result{Status::timeout, {}, "no reply to '" + p.name + "' within " + std::to_string(p.timeout.count()) + "ms"});
-    if (!expired.empty()) changed.notify_all();
+    for (auto& p : expired) complete(p, Result{Status::timeout, {}, no_reply(p->name, p->timeout)});
   }
 
-  // ws::Events: frames become messages in the inbox.
+  // ws::Events: each frame becomes a message, sorted here.
   void on_text(std::string_view text) override {
-    Message m;
+    auto m = std::make_shared<Message>();
     std::string error;
-    if (!sdk::parse_message(text, m, error)) {
+    if (!sdk::parse_message(text, *m, error)) {
       log("ignored a message from ExoCom that is not valid: " + error);
       return;
     }
-    inbox.push_back(std::move(m));
+    dispatch(std::move(m));
   }
   void on_binary(std::string_view) override { log("ignored a binary frame from ExoCom"); }
   void on_close(uint16_t, std::string_view) override {}
@@ -407,46 +539,37 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
   void on_pong(std::string_view) override {}
   void on_protocol_error(uint16_t, std::string_view reason) override { log("ExoCom broke the protocol: " + std::string(reason)); }
 
-  void dispatch(Message m) {
-    if (m.name == "exocom.registered") return go_online();
-    if (m.name == "__status") {
+  void dispatch(std::shared_ptr<Message> m) {
+    if (m->name == "exocom.registered") return go_online();
+    if (m->name == "__status") {
       SendOptions o;
-      o.activity_id = m.activity_id;
+      o.activity_id = m->activity_id;
       write_frame(sdk::mask_frame(sdk::message_json("__status-ok", config.role, exo::new_uuid(), o.activity_id, nullptr, o)), true);
       return;
     }
-    if (m.name == "exocom.error") return refused(m);
+    if (m->name == "exocom.error") return refused(*m);
     std::unique_lock lock(mutex);
-    if (!m.activity_id.empty()) {
-      if (auto it = pending.find(m.activity_id); it != pending.end()) {
-        Pending p = std::move(it->second);
+    if (!m->activity_id.empty()) {
+      if (auto it = pending.find(m->activity_id); it != pending.end()) {
+        auto state = std::move(it->second);
         pending.erase(it);
         lock.unlock();
-        complete(p, Result{Status::ok, std::move(m), {}});
-        changed.notify_all();
-        return;
+        return complete(state, Result{Status::ok, std::move(*m), {}});
       }
-      if (auto it = streams.find(m.activity_id); it != streams.end()) {
+      if (auto it = streams.find(m->activity_id); it != streams.end()) {
         Handler h = it->second;
         lock.unlock();
-        return run_handler(h, m);
+        post([this, h, m] { run_handler([&] { h(*m); }, m->name); });
+        return;
       }
     }
-    auto it = handlers.find(m.name);
-    Handler h = it != handlers.end() ? it->second : unknown_handler;
+    SharedHandler h;
+    if (auto it = handlers.find(m->name); it != handlers.end()) h = it->second;
+    else if (unknown_handler) h = [u = unknown_handler](const SharedMessage& msg) { u(*msg); };
     lock.unlock();
-    if (!h) return log("received '" + m.name + "' from '" + m.sender + "', which this service does not handle; ignored");
-    run_handler(h, m);
-  }
-
-  void run_handler(const Handler& h, const Message& m) {
-    try {
-      h(m);
-    } catch (const std::exception& e) {
-      log("the handler for '" + m.name + "' failed: " + e.what());
-    } catch (...) {
-      log("the handler for '" + m.name + "' failed");
-    }
+    if (!h) return log("received '" + m->name + "' from '" + m->sender + "', which this service does not handle; ignored");
+    SharedMessage shared = std::move(m);
+    post([this, h, shared] { run_handler([&] { h(shared); }, shared->name); });
   }
 
   void refused(const Message& m) {
@@ -461,68 +584,36 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
       lock.unlock();
       return log("ExoCom refused a message: " + (text.empty() ? code : text));
     }
-    Pending p = std::move(it->second);
+    auto state = std::move(it->second);
     pending.erase(it);
     lock.unlock();
-    complete(p, Result{Status::refused, {}, "ExoCom refused the request (" + code + "): " + text});
-    changed.notify_all();
+    complete(state, Result{Status::refused, {}, "ExoCom refused the request (" + code + "): " + text});
   }
 
-  void complete(Pending& p, Result r) {
-    if (p.callback) {
-      try {
-        p.callback(std::move(r));
-      } catch (const std::exception& e) {
-        log("a request callback failed: " + std::string(e.what()));
-      }
-    } else if (r.ok()) {
-      p.promise->set_value(std::move(r.reply));
-    } else {
-      p.promise->set_exception(std::make_exception_ptr(Error(r.status, r.error)));
-    }
-  }
-
-  // Waits for the reply of `activity`, which completes `reply`.
-  void wait_for_reply(const std::string& activity, std::future<Message>& reply) {
-    Clock::time_point deadline;
-    bool on_reader;
+  // The first outcome of a request wins; later ones (a reply after its timeout) are dropped.
+  static void complete(const std::shared_ptr<Reply::State>& state, Result r) {
     {
-      std::lock_guard lock(mutex);
-      auto it = pending.find(activity);
-      if (it == pending.end()) return;  // answered already
-      deadline = it->second.deadline;
-      on_reader = reader == std::this_thread::get_id();
+      std::lock_guard lock(state->mutex);
+      if (state->done) return;
+      state->result = std::move(r);
+      state->done = true;
     }
-    if (on_reader) {
-      // A handler waits: the reading thread keeps reading (and dispatching) until the reply.
-      pump([&] {
-        std::lock_guard lock(mutex);
-        return !pending.count(activity);
-      }, deadline);
-      std::unique_lock lock(mutex);
-      auto it = pending.find(activity);
-      if (it == pending.end()) return;
-      Pending p = std::move(it->second);
-      pending.erase(it);
-      lock.unlock();
-      // Nothing else will read while this handler waits, so it ends here either way.
-      if (Clock::now() >= deadline)
-        complete(p, Result{Status::timeout, {}, "no reply to '" + p.name + "' within " + std::to_string(p.timeout.count()) + "ms"});
-      else
-        complete(p, Result{Status::not_connected, {}, "lost the connection to ExoCom while waiting for a reply to '" + p.name + "'"});
-      return;
+    state->cv.notify_all();
+    auto impl = state->relay.lock();
+    if (state->callback) {
+      auto run = [state, impl] {
+        try {
+          state->callback(state->result);
+        } catch (const std::exception& e) {
+          if (impl) impl->log("a request callback failed: " + std::string(e.what()));
+        }
+      };
+      if (!impl || !impl->post(run)) run();  // the relay is closed: nothing else would run it
     }
-    auto awake_until = Clock::now() + kAwakeWait;
-    while (reply.wait_for(std::chrono::seconds(0)) != std::future_status::ready && Clock::now() < awake_until)
-      std::this_thread::yield();
-    if (reply.wait_until(deadline) == std::future_status::ready) return;
-    std::unique_lock lock(mutex);
-    auto it = pending.find(activity);
-    if (it == pending.end()) return;  // answered just now
-    Pending p = std::move(it->second);
-    pending.erase(it);
-    lock.unlock();
-    complete(p, Result{Status::timeout, {}, "no reply to '" + p.name + "' within " + std::to_string(p.timeout.count()) + "ms"});
+    if (impl && impl->nested_waiters > 0) {
+      std::lock_guard lock(impl->task_mutex);  // a handler waits for this reply on the handler thread
+      impl->task_cv.notify_all();
+    }
   }
 
   // --- writing -------------------------------------------------------------------------------
@@ -530,12 +621,12 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
   void write_frame(std::string frame, bool control = false) {
     std::lock_guard lock(write_mutex);
     if (!control && !socket_open && outbox_bytes + frame.size() > config.max_queued_bytes)
-      throw Error(Status::not_connected, "ExoCom at " + address() + " is unreachable and " +
+      throw Error(Status::not_connected, "ExoCom at " + where() + " is unreachable and " +
                                              std::to_string(outbox_bytes) + " bytes already wait to be sent");
     outbox_bytes += frame.size();
     outbox.push_back(std::move(frame));
     if (socket_open) flush_locked();
-    if (!outbox.empty()) wake();  // the reader then waits for the socket to take the rest
+    if (!outbox.empty()) wake();  // the I/O thread then waits for the socket to take the rest
   }
 
   void flush_locked() {
@@ -559,7 +650,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
       ssize_t n = ::sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0) {
         if (errno == EINTR) continue;
-        return;  // full (the reader polls for room) or broken (the reader notices and reconnects)
+        return;  // full (the I/O thread polls for room) or broken (it notices and reconnects)
       }
       auto left = static_cast<size_t>(n);
       while (left > 0) {
@@ -576,10 +667,14 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
     }
   }
 
-  // --- requests ------------------------------------------------------------------------------
+  // --- sending -------------------------------------------------------------------------------
 
   Message prepare(const std::string& name, json::value payload, SendOptions& options) {
     if (name.empty()) throw Error(Status::invalid_argument, "cannot send a message without a name");
+    if (int depth = exo::json_depth(payload); depth >= exo::wire::kMaxDepth)
+      throw Error(Status::invalid_argument, "the payload of '" + name + "' nests objects and arrays " +
+                                                std::to_string(depth) + " levels deep; ExoCom accepts at most " +
+                                                std::to_string(exo::wire::kMaxDepth - 1));
     if (options.activity_id.empty()) options.activity_id = exo::new_uuid();
     Message m;
     m.name = name;
@@ -604,17 +699,23 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
     return m;
   }
 
-  std::string start_request(const std::string& name, json::value payload, std::chrono::milliseconds timeout,
-                            SendOptions options, Pending p) {
+  std::shared_ptr<Reply::State> start_request(const std::string& name, json::value payload,
+                                              std::chrono::milliseconds timeout, SendOptions options,
+                                              std::function<void(Result)> callback) {
     check_open();
     Message m = prepare(name, std::move(payload), options);
-    p.deadline = Clock::now() + timeout;
-    p.name = name;
-    p.timeout = timeout;
+    auto state = std::make_shared<Reply::State>();
+    state->callback = std::move(callback);
+    state->deadline = Clock::now() + timeout;
+    state->activity = m.activity_id;
+    state->name = name;
+    state->timeout = timeout;
+    state->spin = config.reply_spin;
+    state->relay = weak_from_this();
     {
       // Registered before sending, so even an instant reply finds its request.
       std::lock_guard lock(mutex);
-      pending[m.activity_id] = std::move(p);
+      pending[m.activity_id] = state;
     }
     try {
       write_frame(sdk::mask_frame(sdk::message_json(m.name, m.sender, m.id, m.activity_id, m.payload, options)));
@@ -623,13 +724,42 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
       pending.erase(m.activity_id);
       throw;
     }
-    return m.activity_id;
+    wake();  // the I/O thread's poll timeout now includes this deadline
+    return state;
+  }
+
+  // The waiter gives up at the deadline itself rather than relying on the I/O thread's timer.
+  void forget(const std::shared_ptr<Reply::State>& state) {
+    {
+      std::lock_guard lock(mutex);
+      auto it = pending.find(state->activity);
+      if (it != pending.end() && it->second == state) pending.erase(it);
+    }
+    complete(state, Result{Status::timeout, {}, no_reply(state->name, state->timeout)});
+  }
+
+  // A handler waiting on the handler thread runs the handlers of messages that arrive meanwhile.
+  bool wait_nested(const std::shared_ptr<Reply::State>& state, Clock::time_point until) {
+    ++nested_waiters;
+    while (!state->done) {
+      std::function<void()> task;
+      {
+        std::unique_lock lock(task_mutex);
+        if (!task_cv.wait_until(lock, until, [&] { return state->done || !tasks.empty() || tasks_closed; })) break;
+        if (state->done || tasks.empty()) break;
+        task = std::move(tasks.front());
+        tasks.pop_front();
+      }
+      task();
+    }
+    --nested_waiters;
+    return state->done;
   }
 
   // --- closing -------------------------------------------------------------------------------
 
   void close() {
-    std::unordered_map<std::string, Pending> left;
+    std::unordered_map<std::string, std::shared_ptr<Reply::State>> left;
     {
       std::lock_guard lock(mutex);
       if (closing) return;
@@ -653,15 +783,74 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
     }
     wake();
     changed.notify_all();
-    if (background.joinable()) {
-      if (background.get_id() == std::this_thread::get_id()) background.detach();
-      else background.join();
+    join(io_thread);
+    size_t unhandled;
+    {
+      std::lock_guard lock(task_mutex);
+      tasks_closed = true;
+      unhandled = tasks.size();
+      tasks.clear();
     }
+    task_cv.notify_all();
+    if (unhandled) log(std::to_string(unhandled) + " received messages were not handled: the relay closed first");
+    join(handler_thread);
     // Whoever still waits learns that nothing more will come.
     for (auto& [id, p] : left) complete(p, Result{Status::closed, {}, "the relay was closed"});
-    changed.notify_all();
+  }
+
+  static void join(std::thread& t) {
+    if (!t.joinable()) return;
+    if (t.get_id() == std::this_thread::get_id()) t.detach();  // closed from its own thread
+    else t.join();
   }
 };
+
+// --- Reply -------------------------------------------------------------------------------------
+
+bool Reply::ready() const { return state_ && state_->done; }
+
+std::future_status Reply::wait_until(Clock::time_point t) const {
+  if (!state_) throw Error(Status::invalid_argument, "this Reply belongs to no request");
+  auto& s = *state_;
+  if (s.done) return std::future_status::ready;
+  auto until = std::min(t, s.deadline);
+  if (s.spin.count() > 0) {
+    auto spin_until = std::min(until, Clock::now() + s.spin);
+    while (!s.done && Clock::now() < spin_until) std::this_thread::yield();
+    if (s.done) return std::future_status::ready;
+  }
+  auto impl = s.relay.lock();
+  if (impl && impl->handler_id.load() == std::this_thread::get_id()) {
+    impl->wait_nested(state_, until);
+  } else {
+    impl.reset();  // waiting elsewhere must not keep a closed relay's core alive
+    std::unique_lock lock(s.mutex);
+    s.cv.wait_until(lock, until, [&] { return s.done.load(); });
+  }
+  if (!s.done && Clock::now() >= s.deadline) {
+    if (auto relay = s.relay.lock()) relay->forget(state_);
+    else Relay::Impl::complete(state_, Result{Status::timeout, {}, no_reply(s.name, s.timeout)});
+  }
+  return s.done ? std::future_status::ready : std::future_status::timeout;
+}
+
+std::future_status Reply::wait_for(std::chrono::nanoseconds d) const { return wait_until(Clock::now() + d); }
+
+Result Reply::result() const {
+  if (!state_) throw Error(Status::invalid_argument, "this Reply belongs to no request");
+  while (wait_until(state_->deadline) != std::future_status::ready) {
+  }
+  std::lock_guard lock(state_->mutex);
+  return state_->result;
+}
+
+Message Reply::get() const {
+  Result r = result();
+  if (!r.ok()) throw Error(r.status, r.error);
+  return std::move(r.reply);
+}
+
+// --- Relay -------------------------------------------------------------------------------------
 
 RelayConfig RelayConfig::from_environment() {
   RelayConfig c;
@@ -669,13 +858,23 @@ RelayConfig RelayConfig::from_environment() {
   if (!role || !*role)
     throw Error(Status::config_error, "ROLE is not set; set it to this service's role (exo run does this for you)");
   c.role = role;
-  if (const char* host = std::getenv("EXOCOM_HOST"); host && *host) c.host = host;
   if (const char* port = std::getenv("EXOCOM_PORT"); port && *port) {
     char* end = nullptr;
     long v = std::strtol(port, &end, 10);
     if (*end || v < 1 || v > 65535)
       throw Error(Status::config_error, std::string("EXOCOM_PORT '") + port + "' is not a port number (1-65535)");
     c.port = static_cast<std::uint16_t>(v);
+  }
+  if (const char* host = std::getenv("EXOCOM_HOST"); host && *host) {
+    c.host = host;
+    parse_nodes(c.host, c.port, "EXOCOM_HOST");  // says which variable is wrong
+  }
+  if (const char* spin = std::getenv("EXOCOM_REPLY_SPIN_US"); spin && *spin) {
+    char* end = nullptr;
+    long v = std::strtol(spin, &end, 10);
+    if (*end || v < 0 || v > 1'000'000)
+      throw Error(Status::config_error, std::string("EXOCOM_REPLY_SPIN_US '") + spin + "' is not 0-1000000 microseconds");
+    c.reply_spin = std::chrono::microseconds(v);
   }
   return c;
 }
@@ -689,8 +888,12 @@ Relay::Relay(RelayConfig config) {
 Relay::~Relay() { close(); }
 
 void Relay::on(const std::string& name, Handler handler) {
-  if (name.empty()) throw Error(Status::invalid_argument, "a handler needs a message name");
   if (!handler) throw Error(Status::invalid_argument, "the handler for '" + name + "' is empty");
+  on_shared(name, [h = std::move(handler)](const SharedMessage& m) { h(*m); });
+}
+
+void Relay::on_shared(const std::string& name, std::function<void(const std::shared_ptr<const Message>&)> handler) {
+  if (name.empty()) throw Error(Status::invalid_argument, "a handler needs a message name");
   std::lock_guard lock(impl_->mutex);
   if (!impl_->handlers.emplace(name, std::move(handler)).second)
     throw Error(Status::invalid_argument, "there is already a handler for '" + name + "'");
@@ -717,7 +920,8 @@ void Relay::start() {
     if (impl_->started || impl_->closing) return;
     impl_->started = true;
   }
-  impl_->background = std::thread([self = impl_] { self->run(); });
+  impl_->handler_thread = std::thread([self = impl_] { self->run_handlers(); });
+  impl_->io_thread = std::thread([self = impl_] { self->run_io(); });
 }
 
 bool Relay::wait_online(std::chrono::milliseconds timeout) {
@@ -732,29 +936,18 @@ bool Relay::online() const {
 }
 
 Message Relay::send(const std::string& name, json::value payload, SendOptions options) {
-  return impl_->send(name, std::move(payload), std::move(options));
+  return send_through(*impl_, name, std::move(payload), std::move(options));
 }
 
-std::future<Message> Relay::request(const std::string& name, json::value payload, std::chrono::milliseconds timeout,
-                                    SendOptions options) {
-  Impl::Pending p;
-  p.promise = std::make_shared<std::promise<Message>>();
-  auto reply = p.promise->get_future();
-  std::string activity = impl_->start_request(name, std::move(payload), timeout, std::move(options), std::move(p));
-  // Deferred: get() runs in the waiting thread, which handles its own timeout.
-  return std::async(std::launch::deferred, [impl = impl_, activity, reply = std::move(reply)]() mutable {
-    impl->wait_for_reply(activity, reply);
-    return reply.get();
-  });
+Reply Relay::request(const std::string& name, json::value payload, std::chrono::milliseconds timeout,
+                     SendOptions options) {
+  return request_through(*impl_, name, std::move(payload), timeout, std::move(options));
 }
 
 void Relay::request(const std::string& name, json::value payload, std::chrono::milliseconds timeout,
                     std::function<void(Result)> callback, SendOptions options) {
   if (!callback) throw Error(Status::invalid_argument, "a request needs a callback");
-  Impl::Pending p;
-  p.callback = std::move(callback);
-  impl_->start_request(name, std::move(payload), timeout, std::move(options), std::move(p));
-  impl_->wake();  // the reader's poll timeout now includes this deadline
+  impl_->start_request(name, std::move(payload), timeout, std::move(options), std::move(callback));
 }
 
 Relay::Subscription Relay::listen(const std::string& activity_id, Handler handler) {
@@ -791,5 +984,16 @@ void Relay::Subscription::cancel() {
 void Relay::close() { impl_->close(); }
 
 const RelayConfig& Relay::config() const { return impl_->config; }
+
+// --- what Request reaches through the relay's core ------------------------------------------------
+
+Message Relay::send_through(Impl& impl, const std::string& name, json::value payload, SendOptions options) {
+  return impl.send(name, std::move(payload), std::move(options));
+}
+
+Reply Relay::request_through(Impl& impl, const std::string& name, json::value payload,
+                             std::chrono::milliseconds timeout, SendOptions options) {
+  return Reply(impl.start_request(name, std::move(payload), timeout, std::move(options), {}));
+}
 
 }  // namespace exosphere

@@ -12,22 +12,22 @@ namespace exosphere {
 
 Message Request::reply(const std::string& name, json::value payload) {
   SendOptions o;
-  o.activity_id = message_.activity_id;
-  o.auth = message_.auth;
-  o.is_security = message_.is_security;
-  return relay_.send(name, std::move(payload), std::move(o));
+  o.activity_id = message_->activity_id;
+  o.auth = message_->auth;
+  o.is_security = message_->is_security;
+  return Relay::send_through(*relay_, name, std::move(payload), std::move(o));
 }
 
 Message Request::send(const std::string& name, json::value payload) {
   SendOptions o;
-  o.auth = message_.auth;
-  return relay_.send(name, std::move(payload), std::move(o));
+  o.auth = message_->auth;
+  return Relay::send_through(*relay_, name, std::move(payload), std::move(o));
 }
 
-std::future<Message> Request::request(const std::string& name, json::value payload, std::chrono::milliseconds timeout) {
+Reply Request::request(const std::string& name, json::value payload, std::chrono::milliseconds timeout) {
   SendOptions o;
-  o.auth = message_.auth;
-  return relay_.request(name, std::move(payload), timeout, std::move(o));
+  o.auth = message_->auth;
+  return Relay::request_through(*relay_, name, std::move(payload), timeout, std::move(o));
 }
 
 struct Service::Stopper {
@@ -59,11 +59,10 @@ void Service::before_all(std::function<void()> hook) { before_all_ = std::move(h
 
 void Service::on(const std::string& name, Handler handler) {
   if (!handler) throw Error(Status::invalid_argument, "the handler for '" + name + "' is empty");
-  Relay& relay = relay_;
-  relay_.on(name, [&relay, name, handler = std::move(handler)](const Message& m) {
+  relay_.on_shared(name, [&relay = relay_, name, handler = std::move(handler)](const std::shared_ptr<const Message>& m) {
     Request request(relay, m);
     try {
-      handler(m.payload, request);
+      handler(m->payload, request);
     } catch (const std::exception& e) {
       // The service keeps running; the sender gets no reply (and its request times out).
       std::cerr << "exosphere: the handler for '" << name << "' failed: " << e.what() << std::endl;

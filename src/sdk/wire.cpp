@@ -1,12 +1,10 @@
 #include "sdk/wire.hpp"
 
-#include <random>
-
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "common/envelope.hpp"
 #include "common/ids.hpp"
+#include "common/json.hpp"
 
 namespace exosphere::sdk {
 
@@ -38,9 +36,8 @@ std::string register_message(std::string_view role, bool feedback) {
 }
 
 std::string mask_frame(std::string_view payload, exo::ws::Opcode opcode) {
-  thread_local std::mt19937 gen{std::random_device{}()};
-  uint32_t r = gen();
-  uint8_t mask[4] = {uint8_t(r), uint8_t(r >> 8), uint8_t(r >> 16), uint8_t(r >> 24)};
+  uint8_t mask[4];
+  exo::random_bytes(mask, sizeof mask);
   std::string out;
   out.reserve(payload.size() + exo::ws::kMaxHeaderSize);
   exo::ws::append_frame(out, opcode, payload, mask);
@@ -59,9 +56,18 @@ bool parse_message(std::string_view text, Message& out, std::string& error) {
   out.activity_id = env.activity_id;
   out.sender = env.sender;
   out.is_security = env.is_security;
-  boost::system::error_code ec;
-  out.payload = env.payload ? json::parse(env.payload->value, ec) : json::value(nullptr);
-  out.auth = env.auth ? json::parse(env.auth->value, ec) : json::value(nullptr);
+  // The scanner already held the message to ExoCom's depth limit; the same limit here means a
+  // payload ExoCom accepted always reaches the handler whole.
+  out.payload = nullptr;
+  out.auth = nullptr;
+  if (env.payload && !exo::parse_json_limited(env.payload->value, exo::wire::kMaxDepth, out.payload, error)) {
+    error = "its payload cannot be read: " + error;
+    return false;
+  }
+  if (env.auth && !exo::parse_json_limited(env.auth->value, exo::wire::kMaxDepth, out.auth, error)) {
+    error = "its auth cannot be read: " + error;
+    return false;
+  }
   if (const auto* ts = env.find("timestamp"); ts && ts->type == exo::wire::JsonType::string)
     exo::wire::decode_json_string(ts->value, out.timestamp);
   if (const auto* rt = env.find("responseTime"); rt && rt->type == exo::wire::JsonType::number) {

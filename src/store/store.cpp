@@ -3,23 +3,25 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <random>
 
+#include "common/ids.hpp"
 #include "store/backends.hpp"
 
 namespace exosphere::store {
 
 std::string new_id() {
   // Like a MongoDB ObjectId: seconds, then random bytes, then a counter, so ids sort by creation.
-  static std::atomic<uint32_t> counter{std::random_device{}()};
-  thread_local std::mt19937_64 gen{std::random_device{}()};
+  static std::atomic<uint32_t> counter{[] {
+    uint32_t start;
+    exo::random_bytes(&start, sizeof start);
+    return start;
+  }()};
   static constexpr char kHex[] = "0123456789abcdef";
   uint8_t bytes[12];
   auto secs = static_cast<uint32_t>(
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   for (int i = 0; i < 4; ++i) bytes[i] = static_cast<uint8_t>(secs >> (24 - 8 * i));
-  uint64_t r = gen();
-  for (int i = 0; i < 5; ++i) bytes[4 + i] = static_cast<uint8_t>(r >> (8 * i));
+  exo::random_bytes(bytes + 4, 5);
   uint32_t c = counter++;
   for (int i = 0; i < 3; ++i) bytes[9 + i] = static_cast<uint8_t>(c >> (16 - 8 * i));
   std::string out(24, '0');

@@ -82,6 +82,42 @@ TEST(ExoGenerate, DockerComposeFile) {
   EXPECT_EQ(box.read("docker-compose.yml"), text);
 }
 
+// Values reach the containers exactly as written in service.yml: a dollar is not interpolated by
+// Compose, and text that YAML would read as a number, a float or a boolean stays text.
+TEST(ExoGenerate, DockerComposeKeepsValuesAsWritten) {
+  Sandbox box;
+  app(box);
+  box.write("web/service.yml", R"(
+    startup:
+      command: ./build/web --greeting '$HOME'
+    environment:
+      PRICE: $5 or $$5
+      MASK: '0x1F'
+      LIMIT: '.inf'
+      SWITCH: 'on'
+      OCTAL: '012'
+      SPACES: ' padded '
+      QUOTES: 'say "hi" \ bye'
+    messages:
+      sends: [tweets.create]
+  )");
+  ASSERT_EQ(run_exo({"generate", "docker-compose"}, box.path()).exit_code, 0);
+  YAML::Node env = YAML::Load(box.read("docker-compose.yml"))["services"]["web"]["environment"];
+  EXPECT_EQ(env["PRICE"].as<std::string>(), "$$5 or $$$$5");  // Compose turns $$ back into $
+  EXPECT_EQ(env["MASK"].as<std::string>(), "0x1F");
+  EXPECT_EQ(env["LIMIT"].as<std::string>(), ".inf");
+  EXPECT_EQ(env["SWITCH"].as<std::string>(), "on");
+  EXPECT_EQ(env["OCTAL"].as<std::string>(), "012");
+  EXPECT_EQ(env["SPACES"].as<std::string>(), " padded ");
+  EXPECT_EQ(env["QUOTES"].as<std::string>(), "say \"hi\" \\ bye");
+  // A YAML 1.1 reader (Compose v1 uses PyYAML) must not see a number or a boolean either: every
+  // value is quoted.
+  std::string text = box.read("docker-compose.yml");
+  EXPECT_NE(text.find("MASK: \"0x1F\""), std::string::npos) << text;
+  EXPECT_NE(text.find("SWITCH: \"on\""), std::string::npos) << text;
+  EXPECT_EQ(YAML::Load(text)["services"]["web"]["command"].as<std::string>(), "./build/web --greeting '$$HOME'");
+}
+
 TEST(ExoGenerate, CheckSaysWhetherTheFileIsCurrent) {
   Sandbox box;
   app(box);

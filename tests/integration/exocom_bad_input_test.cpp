@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,6 +49,16 @@ struct Healthy {
     ASSERT_TRUE(web.receive_named("pong"));
   }
 };
+
+int raw_connect(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("cannot connect");
+  return fd;
+}
 
 WsClient attacker(Exocom& bus, std::string_view role = "web") {
   auto c = WsClient::connect(bus.port());
@@ -242,9 +253,57 @@ TEST(ExocomBadInput, UncleanDisconnects) {
   }
   {
     // Half an HTTP request, then gone.
-    auto c = WsClient::connect(bus.port());
-    c.abort();
+    int fd = raw_connect(bus.port());
+    std::string half = "GET /services HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n";
+    (void)!::send(fd, half.data(), half.size(), MSG_NOSIGNAL);
+    ::close(fd);
   }
+  ok.still_works();
+  // Every one of those sockets is gone: the two healthy services and this status request remain.
+  std::string status;
+  for (int i = 0; i < 100; ++i) {
+    status = bus.get("/status").second;
+    if (status.find("\"sockets\":3,") != std::string::npos) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(status.find("\"sockets\":3,"), std::string::npos) << status;
+}
+
+// Half an HTTP request that stays: the connection is closed once the registration time is up.
+TEST(ExocomBadInput, AnUnfinishedHttpRequestIsClosed) {
+  Exocom bus(kRoutes, {"--register-timeout", "1"});
+  Healthy ok(bus);
+  int fd = raw_connect(bus.port());
+  std::string half = "GET /services HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  (void)!::send(fd, half.data(), half.size(), MSG_NOSIGNAL);
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 5000), 1) << "still open after the registration timeout";
+  char buf[64];
+  EXPECT_LE(::recv(fd, buf, sizeof buf, 0), 0);  // closed without an answer
+  ::close(fd);
+  ok.still_works();
+}
+
+// An 8 MiB message against a 1 MiB limit, still being written when ExoCom refuses it: the sender
+// reads a clean close frame with 1009 rather than a reset connection.
+TEST(ExocomBadInput, AnOversizeMessageStillBeingWrittenGetsItsCloseFrame) {
+  Exocom bus(kRoutes);
+  Healthy ok(bus);
+  auto bad = attacker(bus);
+  std::string big = R"({"name":"ping","sender":"web","payload":")" + std::string(8u << 20, 'x') + "\"}";
+  std::thread writer([&] {
+    try {
+      bad.send_text(big);
+    } catch (const std::exception&) {
+      // A reset while writing is what the test catches below, by the missing close frame.
+    }
+  });
+  auto closed = bad.wait_close(10s);
+  writer.join();
+  ASSERT_TRUE(closed);
+  EXPECT_TRUE(closed->clean) << closed->reason;
+  EXPECT_EQ(closed->code, 1009);
+  EXPECT_EQ(closed->reason, "message too big");
   ok.still_works();
 }
 

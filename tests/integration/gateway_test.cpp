@@ -2,6 +2,13 @@
 // gateway role, what comes back goes to the right browser only.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <regex>
 
 #include <boost/json/parse.hpp>
@@ -177,6 +184,38 @@ TEST(Gateway, ABrowserThatLeavesLosesItsReplies) {
   auto other = bus.browser();
   EXPECT_TRUE(other.silent());
   EXPECT_EQ(bus.exocom.get("/status").first, 200);
+}
+
+// Out of file descriptors, accepting a browser fails; once descriptors are free again the gateway
+// accepts browsers again (it used to re-arm the services' acceptor instead of its own).
+TEST(Gateway, KeepsAcceptingAfterAnAcceptError) {
+  Bus bus;
+  pid_t pid = bus.exocom.process().pid();
+  size_t open = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) ++open;
+  rlimit saved{};
+  ASSERT_EQ(prlimit(pid, RLIMIT_NOFILE, nullptr, &saved), 0);
+  rlimit tight{open, saved.rlim_max};
+  ASSERT_EQ(prlimit(pid, RLIMIT_NOFILE, &tight, nullptr), 0);
+
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(bus.gateway);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);  // the kernel's backlog takes it
+  EXPECT_NE(bus.exocom.output().wait_for("accepting a connection failed"), std::string::npos) << bus.exocom.output().text();
+  ::close(fd);
+
+  ASSERT_EQ(prlimit(pid, RLIMIT_NOFILE, &saved, nullptr), 0);
+  auto tweets = bus.service();
+  auto page = bus.browser();
+  page.send_text(R"({"name":"tweets.list","activityId":"after-emfile"})");
+  auto got = tweets.receive_json();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(str(*got, "activityId"), "after-emfile");
+  // One line for the episode, not one per retry.
+  EXPECT_EQ(bus.exocom.output().count("accepting a connection failed"), 1u);
 }
 
 TEST(Gateway, TheRoleMustBeInTheRoutes) {

@@ -11,8 +11,6 @@
 
 namespace exosphere::testing {
 
-using namespace std::chrono_literals;
-
 // A stand-in for ExoCom in a service's tests: listens on 127.0.0.1 on a port the OS picks, speaks
 // the real protocol, records every message services send, and sends messages to them.
 class MockExoCom {
@@ -25,7 +23,7 @@ class MockExoCom {
   std::uint16_t port() const;
 
   // Waits until a service registers as `role`.
-  bool wait_for_registration(const std::string& role, std::chrono::milliseconds timeout = 10s);
+  bool wait_for_registration(const std::string& role, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Sends a message to the service registered as `role` (Error(not_connected) if none) and
   // returns it as sent.
   Message send(const std::string& role, const std::string& name, json::value payload = nullptr,
@@ -35,10 +33,10 @@ class MockExoCom {
   // Every message received (registrations included), oldest first.
   std::vector<Message> received() const;
   // Waits for the first message named `name` received since the last reset().
-  std::optional<Message> wait_for(const std::string& name, std::chrono::milliseconds timeout = 10s);
+  std::optional<Message> wait_for(const std::string& name, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Sends `name` and waits for the first message of the same activity from the service.
   std::optional<Message> request(const std::string& role, const std::string& name, json::value payload = nullptr,
-                                 std::chrono::milliseconds timeout = 10s);
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Answers every `request_name` a service sends with `reply_name` and `payload`, same activity.
   void reply_to(const std::string& request_name, const std::string& reply_name, json::value payload = json::object());
   // Forgets received messages and scripted replies.

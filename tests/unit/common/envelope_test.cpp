@@ -59,7 +59,10 @@ TEST(Envelope, RejectsWrongTypesOfKnownFields) {
 }
 
 TEST(Envelope, DepthIsLimited) {
-  EXPECT_EQ(error_of("{\"p\":" + std::string(100, '[') + std::string(100, ']') + "}"), "JSON nested too deeply");
+  EXPECT_EQ(error_of("{\"p\":" + std::string(100, '[') + std::string(100, ']') + "}"), "JSON nested more than 64 levels deep");
+  // 64 levels with the envelope pass; 65 do not.
+  EXPECT_EQ(error_of("{\"p\":" + std::string(63, '[') + std::string(63, ']') + "}"), "(ok)");
+  EXPECT_EQ(error_of("{\"p\":" + std::string(64, '[') + std::string(64, ']') + "}"), "JSON nested more than 64 levels deep");
   EXPECT_EQ(error_of("{\"p\":" + std::string(50, '[') + std::string(50, ']') + "}"), "(ok)");
 }
 

@@ -97,6 +97,39 @@ TEST(WebSocket, CloseFrames) {
   EXPECT_EQ(decode(client_frame(ws::Opcode::close, "") + client_frame(ws::Opcode::text, "late")).size(), 1u);
 }
 
+namespace {
+// Whether `s` is well-formed UTF-8 (what a strict client checks in a close reason).
+bool valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<uint8_t>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<uint8_t>(s[i + k]) & 0xc0) != 0x80) return false;
+    i += n;
+  }
+  return true;
+}
+}  // namespace
+
+// A long reason (a role name with accents, a message name in Japanese) is cut to fit 123 bytes at
+// a character boundary, whatever the width of the character at the cut.
+TEST(WebSocket, CloseReasonsAreCutBetweenCharacters) {
+  for (std::string unit : {"é", "日", "😀"}) {
+    for (size_t prefix = 0; prefix < 4; ++prefix) {
+      std::string reason = "unknown role '" + std::string(prefix, 'x');
+      while (reason.size() < 200) reason += unit;
+      std::string payload = ws::close_payload(1008, reason);
+      ASSERT_LE(payload.size(), 125u);
+      std::string_view cut = std::string_view(payload).substr(2);
+      EXPECT_TRUE(valid_utf8(cut)) << unit << " after " << prefix;
+      EXPECT_GT(cut.size(), 123u - unit.size()) << "cut more than one character";
+      EXPECT_EQ(reason.substr(0, cut.size()), cut);
+    }
+  }
+  EXPECT_EQ(ws::close_payload(1000, "short").substr(2), "short");
+}
+
 TEST(WebSocket, ProtocolErrors) {
   EXPECT_EQ(decode(std::string("\x81\x01x", 3))[0], "error:1002:client frames must be masked");
   EXPECT_EQ(decode(client_frame(ws::Opcode::continuation, "x"))[0], "error:1002:continuation frame without a message");
