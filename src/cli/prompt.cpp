@@ -1,5 +1,6 @@
 #include "cli/prompt.hpp"
 
+#include <signal.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -67,19 +68,39 @@ bool Prompt::confirm(const std::string& question, const std::string& flag) {
   return answer == "y" || answer == "yes";
 }
 
+namespace {
+// The terminal's settings while a secret is typed: a signal that ends exo meanwhile (Ctrl-C) puts
+// them back first, so the shell is not left without echo.
+termios g_saved_terminal;
+volatile sig_atomic_t g_echo_off = 0;
+
+void restore_terminal_and_die(int sig) {
+  if (g_echo_off) tcsetattr(STDIN_FILENO, TCSANOW, &g_saved_terminal);  // async-signal-safe
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+}  // namespace
+
 std::string Prompt::ask_secret(const std::string& question) {
-  bool terminal = isatty(STDIN_FILENO);
-  termios saved{};
-  if (terminal && tcgetattr(STDIN_FILENO, &saved) == 0) {
-    termios quiet = saved;
+  bool terminal = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &g_saved_terminal) == 0;
+  struct sigaction restore{}, previous[3];
+  const int signals[3] = {SIGINT, SIGTERM, SIGHUP};
+  if (terminal) {
+    restore.sa_handler = restore_terminal_and_die;
+    sigemptyset(&restore.sa_mask);
+    for (int i = 0; i < 3; ++i) sigaction(signals[i], &restore, &previous[i]);
+    termios quiet = g_saved_terminal;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    g_echo_off = 1;
     tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
   }
   std::printf("%s ", question.c_str());
   std::string line;
   bool ok = read_line(line);
   if (terminal) {
-    tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    tcsetattr(STDIN_FILENO, TCSANOW, &g_saved_terminal);
+    g_echo_off = 0;
+    for (int i = 0; i < 3; ++i) sigaction(signals[i], &previous[i], nullptr);
     std::printf("\n");
   }
   if (!ok) throw UserError("no answer to '" + question + "'");

@@ -65,17 +65,4 @@ bool port_open(uint16_t port) {
   return true;
 }
 
-int http_status(uint16_t port, const std::string& path) {
-  int fd = connect_to(port, 200);
-  if (fd < 0) return 0;
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-  (void)!::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
-  char buf[64] = {};
-  pollfd p{fd, POLLIN, 0};
-  ssize_t n = ::poll(&p, 1, 1000) == 1 ? ::recv(fd, buf, sizeof buf - 1, 0) : 0;
-  ::close(fd);
-  if (n < 12 || std::strncmp(buf, "HTTP/1.", 7) != 0) return 0;
-  return std::atoi(buf + 9);
-}
-
 }  // namespace exo::runner

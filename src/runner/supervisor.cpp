@@ -21,6 +21,7 @@
 #include "common/text.hpp"
 #include "common/time.hpp"
 #include "runner/ports.hpp"
+#include "runner/probe.hpp"
 #include "runner/runner.hpp"
 #include "runner/watcher.hpp"
 
@@ -273,28 +274,30 @@ class Supervisor {
     poll_health(u, Clock::now() + u.timeout, child.get());
   }
 
-  // Health checks poll every 100 ms; the same timer enforces the start timeout.
+  // Health checks poll every 100 ms, each asynchronously (the loop never waits for a service);
+  // the same timer enforces the start timeout.
   void poll_health(Unit& u, Clock::time_point deadline, Child* child) {
     u.timer->expires_after(std::chrono::milliseconds(100));
     u.timer->async_wait([this, &u, deadline, child](const error_code& ec) {
       if (ec || u.state != Unit::State::starting || u.child.get() != child) return;
-      if (!u.health.empty()) {
-        bool up = u.health.tcp ? port_open(u.port) : [&] {
-          int status = http_status(u.port, u.health.http_path);
-          return status >= 200 && status < 400;
-        }();
-        if (up) return ready(u);
-      }
-      if (Clock::now() > deadline) {
-        std::string what = !u.online_text.empty() ? "it never printed \"" + u.online_text + "\""
-                           : u.health.tcp         ? fmt::format("nothing accepted connections on port {}", u.port)
-                                                  : fmt::format("GET http://127.0.0.1:{}{} never answered 2xx", u.port,
-                                                                u.health.http_path);
-        log_.error(kRun, fmt::format("'{}' did not become ready within {}s: {}", u.role, u.timeout.count(), what));
-        return shutdown(1);
-      }
-      poll_health(u, deadline, child);
+      if (u.health.empty()) return check_deadline(u, deadline, child);
+      probe(io_, u.port, u.health.tcp ? std::string() : u.health.http_path, std::chrono::seconds(1),
+            [this, &u, deadline, child](bool up) {
+              if (u.state != Unit::State::starting || u.child.get() != child) return;
+              if (up) return ready(u);
+              check_deadline(u, deadline, child);
+            });
     });
+  }
+
+  void check_deadline(Unit& u, Clock::time_point deadline, Child* child) {
+    if (Clock::now() <= deadline) return poll_health(u, deadline, child);
+    std::string what = !u.online_text.empty() ? "it never printed \"" + u.online_text + "\""
+                       : u.health.tcp         ? fmt::format("nothing accepted connections on port {}", u.port)
+                                              : fmt::format("GET http://127.0.0.1:{}{} never answered 2xx", u.port,
+                                                            u.health.http_path);
+    log_.error(kRun, fmt::format("'{}' did not become ready within {}s: {}", u.role, u.timeout.count(), what));
+    shutdown(1);
   }
 
   void on_line(Unit& u, const std::string& line) {
@@ -534,10 +537,12 @@ class Supervisor {
     u.changes.clear();
     std::error_code ec;
     std::optional<std::pair<fs::path, std::string>> last;
+    size_t count = 0;
     const auto& setup_on = u.service->restart.setup_on;
     for (const auto& [path, events] : changes) {
       if (events.first == "created" && !fs::exists(path, ec)) continue;
       last = {path, events.second};
+      ++count;
       std::string rel = path.lexically_relative(u.dir).generic_string();
       if (!u.service->setup.empty() &&
           (setup_on.empty() || std::any_of(setup_on.begin(), setup_on.end(), [&](const auto& g) { return glob_match(g, rel); })))
@@ -546,11 +551,16 @@ class Supervisor {
     if (!last) return;
     u.changed_path = last->first;
     change_what_ = last->second;
+    change_count_ = count;
     restart_for_change(u);
   }
 
   void restart_for_change(Unit& u) {
-    log_.log(kRun, fmt::format("Restarting service '{}' because {} was {}", u.role, u.changed_path.string(), change_what_));
+    if (change_count_ > 1)
+      log_.log(kRun, fmt::format("Restarting service '{}' because {} and {} more files changed", u.role,
+                                 u.changed_path.string(), change_count_ - 1));
+    else
+      log_.log(kRun, fmt::format("Restarting service '{}' because {} was {}", u.role, u.changed_path.string(), change_what_));
     if (u.changed_path.filename() == "service.yml") reload(u);
     if (u.setup_needed) {
       u.setup_needed = false;
@@ -661,6 +671,7 @@ class Supervisor {
   std::unique_ptr<Watcher> watcher_;
   std::unique_ptr<asio::posix::stream_descriptor> watch_descriptor_;
   std::string change_what_ = "changed";
+  size_t change_count_ = 1;  // files in the burst behind the restart being logged
   bool announced_ = false;
   bool shutting_down_ = false;
   int exit_code_ = 0;

@@ -3,6 +3,10 @@
 // happens when each step fails.
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <regex>
@@ -510,6 +514,57 @@ TEST_F(Configure, CreateAsksThenStoresSecureStringsWithTheValueOnStdin) {
                          "aws ssm put-parameter --name /exo/shop/production/DATABASE_URL --type SecureString --value "
                          "file:///dev/stdin" + a}));
   EXPECT_EQ(aws.stdin_received(), "postgres://u:p@db/shop");
+}
+
+namespace {
+// Reads the terminal until `needle` appears; false after 10 s.
+bool read_until(int terminal, std::string& seen, std::string_view needle) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (seen.find(needle) == std::string::npos) {
+    pollfd p{terminal, POLLIN, 0};
+    if (std::chrono::steady_clock::now() > deadline || ::poll(&p, 1, 100) < 0) return false;
+    char buf[1024];
+    ssize_t n = p.revents & POLLIN ? ::read(terminal, buf, sizeof buf) : 0;
+    if (n < 0) return false;
+    seen.append(buf, static_cast<size_t>(std::max<ssize_t>(n, 0)));
+  }
+  return true;
+}
+}  // namespace
+
+// Ctrl-C while a secret is typed (echo off) ends exo with the terminal echoing again.
+TEST_F(Configure, CtrlCAtASecretPromptLeavesTheTerminalEchoing) {
+  SpawnOptions o = exo_command({"configure", "create"}, box.path(), {{"PATH", StandIn::path_with(aws.path_dir())}});
+  int terminal = -1;
+  pid_t pid = forkpty(&terminal, nullptr, nullptr, nullptr);
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    for (const auto& [k, v] : o.env) setenv(k.c_str(), v.c_str(), 1);
+    if (chdir(o.cwd.c_str()) != 0) _exit(126);
+    std::vector<char*> argv;
+    for (auto& a : o.argv) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  std::string seen;
+  ASSERT_TRUE(read_until(terminal, seen, "Name of a new secret")) << seen;
+  ASSERT_EQ(::write(terminal, "DATABASE_URL\r", 13), 13);
+  seen.clear();
+  ASSERT_TRUE(read_until(terminal, seen, "Name of a new secret")) << seen;  // another? no: Enter
+  ASSERT_EQ(::write(terminal, "\r", 1), 1);
+  ASSERT_TRUE(read_until(terminal, seen, "Value of DATABASE_URL:")) << seen;
+  termios during{};
+  ASSERT_EQ(tcgetattr(terminal, &during), 0);
+  EXPECT_FALSE(during.c_lflag & ECHO) << "the secret would be shown";
+  ASSERT_EQ(::write(terminal, "\x03", 1), 1);  // Ctrl-C
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << status;
+  termios after{};
+  ASSERT_EQ(tcgetattr(terminal, &after), 0);
+  EXPECT_TRUE(after.c_lflag & ECHO) << "the terminal was left without echo";
+  ::close(terminal);
 }
 
 TEST_F(Configure, ReadListsNamesUsersAndMissingSecretsButNoValues) {

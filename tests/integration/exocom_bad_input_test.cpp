@@ -123,7 +123,9 @@ TEST(ExocomBadInput, DuplicateKeysAndDeepNesting) {
   bad.send_text(R"({"name":"ping","name":"pong","sender":"web"})");
   EXPECT_EQ(code_of(bad.receive_named("exocom.error")), "invalid-message");
   bad.send_text("{\"name\":\"ping\",\"sender\":\"web\",\"payload\":" + std::string(10000, '[') + std::string(10000, ']') + "}");
-  EXPECT_EQ(code_of(bad.receive_named("exocom.error")), "invalid-message");
+  auto deep = bad.receive_named("exocom.error");
+  EXPECT_EQ(code_of(deep), "invalid-message");
+  EXPECT_EQ(deep->at("payload").at("message"), "Invalid message from 'web': JSON nested more than 64 levels deep");
   ok.still_works();
 }
 
@@ -325,7 +327,8 @@ TEST(ExocomBadInput, SpoofedSender) {
   auto bad = attacker(bus);
   bad.send_message("pong", "pinger");
   EXPECT_EQ(code_of(bad.receive_named("exocom.error")), "sender-mismatch");
-  EXPECT_TRUE(ok.web.silent());
+  // ExoCom handled the spoof before it sent the error; pinger's pong comes after anything it routed.
+  EXPECT_TRUE(next_is_marker(ok.web, send_marker(ok.pinger, "pinger", "pong")));
   ok.still_works();
 }
 
@@ -358,8 +361,8 @@ TEST(ExocomBadInput, MessagesBeforeRegistering) {
   Healthy ok(bus);
   auto bad = WsClient::connect(bus.port());
   bad.send_message("ping", "web");
-  EXPECT_TRUE(ok.pinger.silent());
   EXPECT_NE(bus.output().wait_for("before registering"), std::string::npos);
+  EXPECT_TRUE(next_is_marker(ok.pinger, send_marker(ok.web, "web", "ping")));
   ok.still_works();
 }
 

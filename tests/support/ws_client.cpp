@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <random>
 #include <stdexcept>
 
 #include <boost/json/parse.hpp>
@@ -80,8 +79,7 @@ void WsClient::send_raw(std::string_view bytes) { write_all(fd_, bytes); }
 
 void WsClient::send_frame(ws::Opcode opcode, std::string_view payload, bool fin) {
   uint8_t mask[4];
-  std::string m = random_hex(2);
-  for (int i = 0; i < 4; ++i) mask[i] = static_cast<uint8_t>(m[static_cast<size_t>(i)]);
+  random_bytes(mask, sizeof mask);
   std::string frame;
   ws::append_frame(frame, opcode, payload, mask);
   if (!fin) frame[0] = static_cast<char>(frame[0] & 0x7f);
@@ -187,12 +185,6 @@ std::optional<json::object> WsClient::receive_named(std::string_view name, std::
   }
 }
 
-bool WsClient::silent(std::chrono::milliseconds window) {
-  auto m = receive(window);
-  if (m) pending.insert(pending.begin(), *m);
-  return !m.has_value();
-}
-
 std::optional<WsClient::Close> WsClient::wait_close(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!closed_) {
@@ -214,6 +206,23 @@ void WsClient::abort() {
   ::close(fd_);
   fd_ = -1;
   closed_ = Close{ws::close_code::abnormal, "aborted", false};
+}
+
+std::string send_marker(WsClient& sender, std::string_view role, std::string_view name) {
+  std::string marker = new_uuid();
+  sender.send_message(name, role, "{\"marker\":\"" + marker + "\"}");
+  return marker;
+}
+
+::testing::AssertionResult next_is_marker(WsClient& receiver, const std::string& marker) {
+  auto m = receiver.receive_json();
+  if (!m) return ::testing::AssertionFailure() << "nothing arrived, not even the marker";
+  if (auto* a = m->if_contains("activityId"); a && a->is_string() && a->get_string() == marker)
+    return ::testing::AssertionSuccess();
+  if (auto* p = m->if_contains("payload"); p && p->is_object())
+    if (auto* k = p->get_object().if_contains("marker"); k && k->is_string() && k->get_string() == marker)
+      return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "received before the marker: " << json::serialize(*m);
 }
 
 }  // namespace exo::test

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <boost/json/value.hpp>
+#include <gtest/gtest.h>
 
 #include "common/websocket.hpp"
 
@@ -45,8 +46,6 @@ class WsClient {
   std::optional<boost::json::object> receive_json(std::chrono::milliseconds timeout = 5s);
   // Receives until a message named `name` arrives (others are dropped).
   std::optional<boost::json::object> receive_named(std::string_view name, std::chrono::milliseconds timeout = 5s);
-  // Nothing arrives within `window`.
-  bool silent(std::chrono::milliseconds window = 300ms);
   // Reads until the server closes; what it said.
   std::optional<Close> wait_close(std::chrono::milliseconds timeout = 5s);
   // Sends a close frame and waits for the server's (a clean close handshake). Messages that
@@ -65,5 +64,13 @@ class WsClient {
   std::string fragments_;
   std::optional<Close> closed_;
 };
+
+// Proving that nothing arrived, without waiting for a silence: a test sends a marked message along
+// a path that, by ExoCom's ordering (one sender's messages stay in order; one thread routes them),
+// reaches the receiver after anything that should not have, then expects the marker next.
+// Sends `name` from `sender` (registered as `role`) with payload {"marker": <fresh id>}; the id.
+std::string send_marker(WsClient& sender, std::string_view role, std::string_view name);
+// The next message `receiver` gets carries `marker` (an activity id, or the payload's "marker").
+::testing::AssertionResult next_is_marker(WsClient& receiver, const std::string& marker);
 
 }  // namespace exo::test

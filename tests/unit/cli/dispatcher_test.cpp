@@ -1,12 +1,30 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "cli/dispatcher.hpp"
 
 using exo::cli::resolve_abbreviation;
 
 namespace {
-const std::vector<std::string> kCommands = {"add", "clean", "clone", "configure", "create", "deploy", "generate",
-                                            "lint", "run", "setup", "sync", "test", "version"};
+// The names of the commands `exo` really has: a new command that makes a documented abbreviation
+// ambiguous ("exo r" for run) fails here.
+std::vector<std::string> command_names() {
+  std::vector<std::string> names;
+  for (const auto& c : exo::cli::commands()) names.emplace_back(c.name);
+  return names;
+}
+const std::vector<std::string> kCommands = command_names();
+}  // namespace
+
+TEST(Commands, TheTableHoldsEveryCommandOnce) {
+  auto names = command_names();
+  std::vector<std::string> sorted = names;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end()) << "a command is listed twice";
+  for (const char* expected : {"add", "clean", "clone", "configure", "create", "deploy", "generate", "lint", "run", "setup",
+                               "sync", "test", "version"})
+    EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
 }
 
 TEST(Abbreviations, UniquePrefixesResolve) {

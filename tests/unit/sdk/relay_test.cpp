@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -336,4 +338,170 @@ TEST(RelayConfig, InvalidEnvironment) {
   }
   unsetenv("EXOCOM_PORT");
   unsetenv("ROLE");
+}
+
+// --- the contract: replies on any thread, handlers off the reading thread ----------------------
+
+TEST(Reply, WaitForSaysWhetherTheReplyIsThere) {
+  Online o;
+  auto reply = o.relay.request("users.get", nullptr, 5s);
+  EXPECT_FALSE(reply.ready());
+  EXPECT_EQ(reply.wait_for(50ms), std::future_status::timeout);
+  auto req = o.mock.wait_for("users.get");
+  ASSERT_TRUE(req);
+  SendOptions opt;
+  opt.activity_id = req->activity_id;
+  o.mock.send("test-service", "users.details", json::object{{"n", 1}}, opt);
+  EXPECT_EQ(reply.wait_for(5s), std::future_status::ready);
+  EXPECT_TRUE(reply.ready());
+  EXPECT_EQ(reply.get().name, "users.details");
+  Reply copy = reply;  // copies share the one outcome
+  EXPECT_EQ(copy.get().payload.at("n"), 1);
+}
+
+TEST(Reply, WaitingNeverOutlastsTheRequestsTimeout) {
+  Online o;
+  auto start = std::chrono::steady_clock::now();
+  auto reply = o.relay.request("users.get", nullptr, 100ms);
+  EXPECT_EQ(reply.wait_for(10s), std::future_status::ready);  // the timeout is the outcome
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  auto r = reply.result();
+  EXPECT_EQ(r.status, Status::timeout);
+  EXPECT_EQ(r.error, "no reply to 'users.get' within 100ms");
+  EXPECT_FALSE(Reply().valid());
+}
+
+TEST(Reply, AnyThreadMayWait) {
+  Online o;
+  o.mock.reply_to("ping", "pong");
+  auto reply = o.relay.request("ping", nullptr, 5s);
+  std::string name;
+  std::thread other([&] { name = reply.get().name; });
+  other.join();
+  EXPECT_EQ(name, "pong");
+}
+
+// A handler that blocks holds up handlers only: the replies other threads wait for and ExoCom's
+// health checks are still read and answered.
+TEST(Relay, HandlersNeverRunOnTheThreadThatReads) {
+  std::promise<void> release, entered;
+  auto released = release.get_future().share();
+  Online o([&](Relay& r) {
+    r.on("slow", [&, released](const Message&) {
+      entered.set_value();
+      released.wait();
+    });
+  });
+  o.mock.send("test-service", "slow");
+  ASSERT_EQ(entered.get_future().wait_for(5s), std::future_status::ready);
+  o.mock.reply_to("ping", "pong");
+  EXPECT_EQ(o.relay.request("ping", nullptr, 2s).result().status, Status::ok);
+  EXPECT_TRUE(o.mock.request("test-service", "__status", nullptr, 2s));
+  release.set_value();
+}
+
+TEST(Relay, AHandlerMayWaitForAReply) {
+  Relay* relay = nullptr;
+  Online o([&](Relay& r) {
+    relay = &r;
+    r.on("go", [&](const Message& m) {
+      auto details = relay->request("users.get", nullptr, 5s).get();
+      SendOptions opt;
+      opt.activity_id = m.activity_id;
+      relay->send("went", details.payload, opt);
+    });
+  });
+  o.mock.reply_to("users.get", "users.details", json::object{{"name", "Jean"}});
+  auto went = o.mock.request("test-service", "go", nullptr, 5s);
+  ASSERT_TRUE(went);
+  EXPECT_EQ(went->name, "went");
+  EXPECT_EQ(went->payload.at("name"), "Jean");
+}
+
+// "outer" asks a question whose answer needs this service to handle "inner" first (services
+// asking each other in a circle): the waiting handler lets "inner" run meanwhile.
+TEST(Relay, AWaitingHandlerLetsLaterMessagesBeHandled) {
+  Relay* relay = nullptr;
+  Online o([&](Relay& r) {
+    relay = &r;
+    r.on("outer", [&](const Message& m) {
+      auto answer = relay->request("question", nullptr, 5s).get();
+      SendOptions opt;
+      opt.activity_id = m.activity_id;
+      relay->send("outer-done", answer.payload, opt);
+    });
+    r.on("inner", [&](const Message& m) {
+      SendOptions opt;
+      opt.activity_id = m.activity_id;
+      relay->send("inner-done", nullptr, opt);
+    });
+  });
+  auto outer = o.mock.send("test-service", "outer");
+  auto question = o.mock.wait_for("question");
+  ASSERT_TRUE(question);
+  ASSERT_TRUE(o.mock.request("test-service", "inner", nullptr, 3s)) << "inner was not handled while outer waited";
+  SendOptions opt;
+  opt.activity_id = question->activity_id;
+  o.mock.send("test-service", "answer", json::object{{"ok", true}}, opt);
+  auto done = o.mock.wait_for("outer-done");
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->activity_id, outer.activity_id);
+  EXPECT_EQ(done->payload.at("ok"), true);
+}
+
+TEST(Relay, PayloadsDeeperThanExoComAcceptsAreRefusedAtTheCall) {
+  Online o;
+  json::value deep = json::array{};
+  for (int i = 1; i < 64; ++i) deep = json::array{deep};  // 64 levels: 65 with the envelope
+  try {
+    o.relay.send("deep", deep);
+    FAIL() << "sent";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::invalid_argument);
+    EXPECT_STREQ(e.what(), "the payload of 'deep' nests objects and arrays 64 levels deep; ExoCom accepts at most 63");
+  }
+  json::value ok = json::array{};
+  for (int i = 1; i < 63; ++i) ok = json::array{ok};
+  EXPECT_NO_THROW(o.relay.send("deep", ok));
+}
+
+TEST(Relay, SeveralExoComNodesAreTriedInTurn) {
+  MockExoCom mock;
+  RelayConfig c = config_for(mock);
+  // The first node refuses connections (nothing listens on port 1); the relay moves on.
+  c.host = "127.0.0.1:1, 127.0.0.1:" + std::to_string(mock.port());
+  Relay relay(c);
+  relay.start();
+  EXPECT_TRUE(relay.wait_online(5s));
+}
+
+TEST(RelayConfig, ExoComNodesInTheEnvironment) {
+  setenv("ROLE", "users", 1);
+  setenv("EXOCOM_PORT", "4100", 1);
+  setenv("EXOCOM_HOST", "bus-1:4101,bus-2,[::1]:4102", 1);
+  EXPECT_EQ(RelayConfig::from_environment().host, "bus-1:4101,bus-2,[::1]:4102");
+  for (const char* bad : {"bus-1:", "bus-1:99999", "bus-1,,bus-2", "[::1", "bus:x"}) {
+    setenv("EXOCOM_HOST", bad, 1);
+    try {
+      RelayConfig::from_environment();
+      FAIL() << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.status(), Status::config_error);
+      EXPECT_EQ(std::string(e.what()).rfind("EXOCOM_HOST", 0), 0u) << e.what();
+    }
+  }
+  unsetenv("EXOCOM_HOST");
+  unsetenv("EXOCOM_PORT");
+  unsetenv("ROLE");
+}
+
+// What a service author includes must not change what their own code means.
+TEST(PublicHeaders, InjectNoUsingDirectives) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(std::string(EXO_SOURCE_DIR) + "/include")) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path());
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n)
+      EXPECT_EQ(line.find("using namespace"), std::string::npos) << entry.path() << ":" << n << ": " << line;
+  }
 }

@@ -1,6 +1,10 @@
 // The high-level Service against MockExoCom.
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "exosphere/exosphere.hpp"
@@ -120,4 +124,53 @@ TEST(Service, FailingBeforeAllStopsTheService) {
   service.before_all([] { throw std::runtime_error("no database"); });
   EXPECT_EQ(service.run(), 1);
   EXPECT_TRUE(mock.received().empty());
+}
+
+// A handler may keep its Request to answer later (after some work elsewhere): the copy owns the
+// message and keeps the relay reachable.
+TEST(Service, ARequestKeptByAHandlerAnswersLater) {
+  std::mutex m;
+  std::condition_variable cv;
+  std::optional<Request> kept;
+  Running r([&](Service& s) {
+    s.on("order", [&](const json::value&, Request& req) {
+      std::lock_guard lock(m);
+      kept = req;
+      cv.notify_all();
+    });
+  });
+  auto sent = r.mock.send("pinger", "order", json::object{{"item", "tea"}});
+  {
+    std::unique_lock lock(m);
+    ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return kept.has_value(); }));
+  }
+  // The handler has returned: the relay no longer holds the message it was given.
+  std::lock_guard lock(m);
+  EXPECT_EQ(kept->message().activity_id, sent.activity_id);
+  EXPECT_EQ(kept->message().payload.at("item"), "tea");
+  kept->reply("ordered", json::object{{"n", 1}});
+  auto got = r.mock.wait_for("ordered");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->activity_id, sent.activity_id);
+}
+
+TEST(Service, ARequestKeptPastTheRelaysCloseFailsCleanly) {
+  std::optional<Request> kept;
+  std::promise<void> got;
+  {
+    Running r([&](Service& s) {
+      s.on("order", [&](const json::value&, Request& req) {
+        kept = req;
+        got.set_value();
+      });
+    });
+    r.mock.send("pinger", "order");
+    ASSERT_EQ(got.get_future().wait_for(5s), std::future_status::ready);
+  }
+  try {
+    kept->reply("ordered");
+    FAIL() << "sent through a closed relay";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::closed);
+  }
 }
