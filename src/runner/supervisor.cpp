@@ -34,6 +34,7 @@ using error_code = boost::system::error_code;
 namespace {
 
 constexpr std::string_view kRun = "exo-run";
+constexpr int kExocomMaxRestarts = 5;
 using Clock = std::chrono::steady_clock;
 
 // A running child: its process group, and its merged output turned into lines.
@@ -108,14 +109,13 @@ class Supervisor {
     auto exocom = std::make_unique<Unit>();
     exocom->role = "exocom";
     exocom->kind = Unit::Kind::exocom;
-    exocom->command = shell_quote(options_.exocom_binary.string()) + " --host 127.0.0.1 --port 0";
     if (const config::GatewayConfig* g = app_.gateway()) {
-      uint16_t port = static_cast<uint16_t>(options_.gateway_port >= 0 ? options_.gateway_port : g->port);
-      if (port && port_open(port))
-        throw UserError(fmt::format("the gateway port {} is already in use; stop what uses it or change it in application.yml", port));
-      exocom->command += fmt::format(" --gateway-port {} --gateway-role {}", port, shell_quote(g->role));
-      for (const auto& o : g->origins) exocom->command += " --gateway-origin " + shell_quote(o);
+      gateway_port_ = static_cast<uint16_t>(options_.gateway_port >= 0 ? options_.gateway_port : g->port);
+      if (gateway_port_ && port_open(gateway_port_))
+        throw UserError(fmt::format("the gateway port {} is already in use; stop what uses it or change it in application.yml",
+                                    gateway_port_));
     }
+    exocom->command = exocom_command();
     exocom->online_text = "ExoCom online at port ";
     exocom->timeout = std::chrono::seconds(10);
     std::map<std::string, config::Service> with_routes;
@@ -154,6 +154,17 @@ class Supervisor {
       if (u->kind == Unit::Kind::service)
         for (const auto& dep_role : app_.find(u->role)->depends_on) u->needs.push_back(find(dep_role));
     check_cycles();
+  }
+
+  // ExoCom on the ports it had (none yet: the OS picks them), so a restarted bus is where the
+  // services look for it.
+  std::string exocom_command() const {
+    std::string command = shell_quote(options_.exocom_binary.string()) + fmt::format(" --host 127.0.0.1 --port {}", exocom_port_);
+    if (const config::GatewayConfig* g = app_.gateway()) {
+      command += fmt::format(" --gateway-port {} --gateway-role {}", gateway_port_, shell_quote(g->role));
+      for (const auto& o : g->origins) command += " --gateway-origin " + shell_quote(o);
+    }
+    return command;
   }
 
   uint16_t service_port(const config::Service& s, const std::string& role) {
@@ -327,6 +338,8 @@ class Supervisor {
       } else {
         log_.log(u.role, "'" + u.role + "' is running");
       }
+    } else if (u.kind == Unit::Kind::exocom && u.ever_ready) {
+      log_.log(kRun, fmt::format("ExoCom is running again at port {}; the services reconnect to it", exocom_port_));
     } else if (u.kind == Unit::Kind::exocom) {
       log_.log(kRun, gateway_port_ ? fmt::format("ExoCom is running at port {}, its gateway for browsers at port {}",
                                                   exocom_port_, gateway_port_)
@@ -452,28 +465,47 @@ class Supervisor {
                                    code == 127 ? "was not found" : "is not executable", u.command, where));
       return shutdown(1);
     }
-    if (u.kind != Unit::Kind::service) {
-      log_.error(kRun, (u.kind == Unit::Kind::exocom ? std::string("ExoCom") : "dependency '" + u.role + "'") +
-                           " stopped; the application cannot run without it");
+    if (u.kind == Unit::Kind::dependency) {
+      log_.error(kRun, "dependency '" + u.role + "' stopped; the application cannot run without it");
       return shutdown(1);
     }
-    if (u.service->restart.on_failure) {
-      if (Clock::now() - u.ready_since > std::chrono::seconds(10)) u.crashes = 0;
-      if (u.crashes >= u.service->restart.max_restarts) {
-        log_.error(kRun, fmt::format("'{}' crashed {} times in a row; giving up on it", u.role, u.crashes));
-        return;
-      }
-      auto delay = std::chrono::milliseconds(250) * (1 << std::min(u.crashes, 6));
-      ++u.crashes;
-      log_.log(kRun, fmt::format("restarting '{}' in {}ms (restart: on-failure)", u.role, delay.count()));
-      u.timer = std::make_unique<asio::steady_timer>(io_, delay);
-      u.timer->async_wait([this, &u](const error_code& ec) {
-        if (!ec && !shutting_down_) {
-          u.restarting = true;
-          start(u);
-        }
-      });
+    if (u.kind == Unit::Kind::exocom) return restart_exocom(u);
+    if (u.service->restart.on_failure) restart_later(u, u.service->restart.max_restarts, "restart: on-failure");
+  }
+
+  // The bus went down: a new ExoCom on the same ports, and the services (which retry) reconnect.
+  // What it held for services that were offline, and what was on its way, is gone with it.
+  void restart_exocom(Unit& u) {
+    if (!u.ever_ready) {
+      log_.error(kRun, "ExoCom stopped before it was ready; the application cannot run without it");
+      return shutdown(1);
     }
+    u.command = exocom_command();
+    log_.log(kRun, "ExoCom stopped; messages it held for services that were offline and messages on their way "
+                   "through it are lost");
+    if (!restart_later(u, kExocomMaxRestarts, "ExoCom is restarted on the same ports"))
+      shutdown(1);  // without the bus, the application cannot run
+  }
+
+  // Starts a crashed unit again after a back-off (250 ms doubling); false when it crashed too
+  // often in a row. A unit that stayed up for 10 s starts counting anew.
+  bool restart_later(Unit& u, int max_restarts, std::string_view why) {
+    if (Clock::now() - u.ready_since > std::chrono::seconds(10)) u.crashes = 0;
+    if (u.crashes >= max_restarts) {
+      log_.error(kRun, fmt::format("'{}' crashed {} times in a row; giving up on it", u.role, u.crashes));
+      return false;
+    }
+    auto delay = std::chrono::milliseconds(250) * (1 << std::min(u.crashes, 6));
+    ++u.crashes;
+    log_.log(kRun, fmt::format("restarting '{}' in {}ms ({})", u.role, delay.count(), why));
+    u.timer = std::make_unique<asio::steady_timer>(io_, delay);
+    u.timer->async_wait([this, &u](const error_code& ec) {
+      if (!ec && !shutting_down_) {
+        u.restarting = true;
+        start(u);
+      }
+    });
+    return true;
   }
 
   // Stops a unit: SIGTERM to its group now, SIGKILL after the grace period.

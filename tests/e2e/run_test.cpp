@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <regex>
 #include <thread>
 
 #include "common/ids.hpp"
@@ -204,6 +205,65 @@ TEST(ExoRun, AHangingHealthCheckDoesNotStallTheLogStream) {
   }
   EXPECT_LT(longest, 700ms) << "the log stream stalled while a health check waited";
   ctrl_c(*exo);
+}
+
+namespace {
+// The ExoCom that `app`'s exo run started (its pid), or 0.
+int exocom_of(App& app) {
+  for (int pid : processes_with(app.token)) {
+    auto cmdline = exo::try_read_file("/proc/" + std::to_string(pid) + "/cmdline").value_or("");
+    if (cmdline.find("/exocom") != std::string::npos) return pid;
+  }
+  return 0;
+}
+}  // namespace
+
+// kill -9 of the bus: exo run starts a new one on the same port, the services reconnect by
+// themselves, and the log says what was lost.
+TEST(ExoRun, ExoComKilledIsRestartedOnTheSamePort) {
+  App app;
+  auto exo = app.run();
+  ASSERT_NE(exo->output().wait_for("all services online", 20s), std::string::npos) << exo->output().text();
+  std::smatch m;
+  std::string text = exo->output().text();
+  ASSERT_TRUE(std::regex_search(text, m, std::regex("ExoCom is running at port (\\d+)")));
+  std::string port = m[1];
+  int first = exocom_of(app);
+  ASSERT_GT(first, 0);
+  size_t mark = text.size();
+  ::kill(first, SIGKILL);
+  ASSERT_NE(exo->output().wait_for("ExoCom is running again at port " + port, 10s, mark), std::string::npos)
+      << exo->output().text().substr(mark);
+  std::string out = exo->output().text().substr(mark);
+  EXPECT_NE(out.find("ExoCom stopped; messages it held for services that were offline and messages on their way "
+                     "through it are lost"),
+            std::string::npos)
+      << out;
+  int second = exocom_of(app);
+  EXPECT_GT(second, 0);
+  EXPECT_NE(second, first);
+  ctrl_c(*exo);
+}
+
+// A bus that keeps dying is given up on, like a service: exo run stops, saying why.
+TEST(ExoRun, AnExoComThatKeepsCrashingStopsTheRun) {
+  App app;
+  auto exo = app.run();
+  ASSERT_NE(exo->output().wait_for("all services online", 20s), std::string::npos) << exo->output().text();
+  for (int kills = 0; kills < 6 && !exo->process().poll(); ) {
+    int pid = exocom_of(app);
+    if (pid > 0 && ::kill(pid, SIGKILL) == 0) {
+      ++kills;
+      // The next one is a new process: wait until this one is gone.
+      for (int i = 0; i < 500 && exocom_of(app) == pid; ++i) std::this_thread::sleep_for(10ms);
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  auto code = exo->wait_exit(20s);
+  ASSERT_TRUE(code) << exo->output().text();
+  EXPECT_EQ(*code, 1);
+  EXPECT_NE(exo->output().text().find("'exocom' crashed 5 times in a row; giving up on it"), std::string::npos)
+      << exo->output().text();
 }
 
 TEST(ExoRun, RestartOnFailureWithBackOffThenGivesUp) {

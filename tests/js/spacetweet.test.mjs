@@ -1,9 +1,9 @@
 // SpaceTweet in a real browser (headless Chromium), started by the README's command: sign up,
 // tweet, watch the tweet appear live in a second page, delete it and watch it go.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -46,6 +46,7 @@ async function startSpaceTweet() {
   return {
     url: `http://localhost:${web}`,
     output: () => output,
+    pid: child.pid,
     stop: () => new Promise((resolve) => {
       child.on('exit', () => {
         rmSync(data, { recursive: true, force: true });
@@ -56,14 +57,14 @@ async function startSpaceTweet() {
   };
 }
 
-test('sign up, tweet, see it live in another page, delete it', { timeout: 900000 }, async () => {
+test('sign up, tweet, see it live in another page, delete it', { timeout: 900000 }, async (t) => {
   const app = await startSpaceTweet();
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  after(async () => {
+  t.after(async () => {
     await browser.close();
     await app.stop();
   });
@@ -101,4 +102,60 @@ test('sign up, tweet, see it live in another page, delete it', { timeout: 900000
   assert.equal(await writer.locator('#tweets li', { hasText: 'Greetings from the' }).count(), 0);
   await live.waitFor({ state: 'detached', timeout: 10000 });
   assert.equal(Number(await reader.textContent('#count')), before);
+});
+
+// The processes below `pid` whose command line contains `needle`.
+function descendants(pid, needle) {
+  const parent = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch { /* gone meanwhile */ }
+  }
+  const below = (p) => { for (let q = parent.get(p); q; q = parent.get(q)) if (q === pid) return true; return false; };
+  return [...parent.keys()].filter((p) => below(p) && (() => {
+    try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(needle); } catch { return false; }
+  })());
+}
+
+test('kill -9 of ExoCom: a new one runs, the services come back, a tweet goes through, within 3 s', { timeout: 900000 }, async (t) => {
+  const app = await startSpaceTweet();
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.after(async () => {
+    await browser.close();
+    await app.stop();
+  });
+  const page = await browser.newPage();
+  await page.goto(`${app.url}/users`);
+  await page.fill('#sign-up input[name=name]', 'Data');
+  await page.fill('#sign-up input[name=password]', 'soong');
+  await page.click('#sign-up button');
+  await page.waitForURL(`${app.url}/users`);
+
+  const [exocom] = descendants(app.pid, 'src/exocom/exocom');
+  assert.ok(exocom, 'ExoCom runs under exo run');
+  const killed = Date.now();
+  process.kill(exocom, 'SIGKILL');
+
+  await page.goto(app.url);
+  const form = page.locator('#new-tweet select');
+  await form.waitFor({ timeout: 10000 }).catch(async () => {
+    throw new Error(`no tweet form after the restart:\n${await page.content()}\n${app.output().slice(-4000)}`);
+  });
+  await page.selectOption('#new-tweet select', { label: 'Data' });
+  await page.fill('#new-tweet input[name=content]', 'Still here after the bus went down');
+  await page.click('#new-tweet button');
+  await page.waitForURL(`${app.url}/`);
+  await page.locator('#tweets li', { hasText: 'Still here after the bus went down' }).waitFor({ timeout: 10000 });
+  const healed = Date.now() - killed;
+  assert.ok(healed < 3000, `the tweet went through ${healed} ms after ExoCom was killed`);
+  assert.match(app.output(), /ExoCom is running again at port/);
+  const [again] = descendants(app.pid, 'src/exocom/exocom');
+  assert.ok(again && again !== exocom, 'a new ExoCom runs');
 });
