@@ -1,9 +1,16 @@
-# The two commands of the README: `make run` (SpaceTweet) and `make test` (everything).
+# The two commands of the README: `make run` (SpaceTweet) and `make test` (everything CI runs).
 PRESET ?= dev
 EXO := $(CURDIR)/build/$(PRESET)/src/cli/exo
 RUN_ARGS ?=
+FUZZ_SECONDS ?= 60
+# What runs under the sanitizers: the unit and integration tests under AddressSanitizer and
+# UndefinedBehaviorSanitizer; the SDK's and the runner's tests (the threaded code) under
+# ThreadSanitizer.
+ASAN_TARGETS := exocom unit_common unit_config unit_exocom unit_sdk unit_deploy unit_runner unit_cli \
+                integration_exocom integration_sdk integration_store
+TSAN_TESTS := unit_sdk integration_sdk unit_runner e2e_run
 
-.PHONY: all deps build test run clean
+.PHONY: all deps build test check test-asan test-tsan test-fuzz run clean
 all: build
 
 deps:
@@ -13,8 +20,30 @@ build: deps
 	@cmake --preset $(PRESET) >/dev/null
 	@cmake --build --preset $(PRESET)
 
-test: build
+# Every test (CI's command): the whole suite, then the sanitizer and fuzz runs.
+test: check test-asan test-tsan test-fuzz
+
+# The whole suite on the development build: what to run while working.
+check: build
 	@ctest --preset $(PRESET)
+
+test-asan: deps
+	@echo "test: unit and integration tests under AddressSanitizer and UndefinedBehaviorSanitizer"
+	@cmake --preset debug >/dev/null
+	@cmake --build --preset debug --target $(ASAN_TARGETS)
+	@ctest --preset debug -L 'unit|integration'
+
+test-tsan: deps
+	@echo "test: the SDK and runner tests under ThreadSanitizer"
+	@cmake --preset tsan >/dev/null
+	@cmake --build --preset tsan --target $(TSAN_TESTS) exo exocom
+	@for t in $(TSAN_TESTS); do \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build/tsan/tests/$$t --gtest_brief=1 || exit 1; \
+	done
+
+test-fuzz: deps
+	@echo "test: every fuzz target for $(FUZZ_SECONDS) s on its committed corpus"
+	@fuzz/run $(FUZZ_SECONDS)
 
 # Builds SpaceTweet's services and runs them; the URL to open is printed once all are online.
 run: build

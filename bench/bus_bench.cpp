@@ -10,6 +10,8 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <optional>
+#include <sstream>
 #include <memory>
 #include <regex>
 #include <string>
@@ -151,13 +153,53 @@ Samples exocom_request_reply(RawClient& c, int n) {
   return s;
 }
 
+// CPU time (user + system) spent by this process (the clients) and by a server process.
+class CpuMeter {
+ public:
+  explicit CpuMeter(pid_t server) : server_(server), self_(self_now()), other_(process_now(server)) {}
+  // Microseconds per message since construction: {clients, server}.
+  std::pair<double, double> per_message(double messages) const {
+    return {(self_now() - self_) * 1e6 / messages, (process_now(server_) - other_) * 1e6 / messages};
+  }
+
+ private:
+  static double self_now() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    return secs(u.ru_utime) + secs(u.ru_stime);
+  }
+  static double process_now(pid_t pid) {
+    auto stat = try_read_file("/proc/" + std::to_string(pid) + "/stat").value_or("");
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string field;
+    double ticks = 0;
+    for (int i = 3; fields >> field; ++i)
+      if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+    return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  pid_t server_;
+  double self_, other_;
+};
+
+// One client kind's request/reply: latency and what each message cost in CPU, both ends counted.
+void report_cost(const char* key, const char* label, Samples& s, std::pair<double, double> cpu) {
+  std::printf("{\"key\":\"%s\",\"label\":\"%s\",\"p50\":%.3f,\"p99\":%.3f,\"client_cpu_us\":%.3f,\"server_cpu_us\":%.3f}\n", key,
+              label, s.percentile(50), s.percentile(99), cpu.first, cpu.second);
+  std::fflush(stdout);
+}
+
 // The same request/reply through the SDK on both ends: a Relay requesting, a Relay handler replying.
-Samples sdk_request_reply(uint16_t port, int warmup, int n) {
-  auto config = [port](const char* role) {
+Samples sdk_request_reply(uint16_t port, int warmup, int n, std::chrono::microseconds spin = {},
+                          std::pair<double, double>* cpu = nullptr, pid_t server = 0) {
+  auto config = [port, spin](const char* role) {
     exosphere::RelayConfig c;
     c.host = "127.0.0.1";
     c.port = port;
     c.role = role;
+    c.reply_spin = spin;
     return c;
   };
   exosphere::Relay responder(config("resp"));
@@ -172,11 +214,14 @@ Samples sdk_request_reply(uint16_t port, int warmup, int n) {
   if (!responder.wait_online(5s) || !requester.wait_online(5s)) throw std::runtime_error("SDK relays did not connect");
   exosphere::json::value payload(kPayload128);
   Samples s;
+  std::optional<CpuMeter> meter;
   for (int i = 0; i < warmup + n; ++i) {
+    if (i == warmup) meter.emplace(server);
     auto t0 = Clock::now();
     requester.request("bench.ping", payload, 5s).get();
     if (i >= warmup) s.add(Clock::now() - t0);
   }
+  if (cpu) *cpu = meter->per_message(2.0 * n);  // a request and its reply
   return s;
 }
 
@@ -241,34 +286,42 @@ void wait_for(std::atomic<bool>& flag) {
   while (!flag) std::this_thread::sleep_for(1ms);
 }
 
-struct Pair {
-  double exocom, nats;
+// Request/reply from one client, raw against ExoCom and cnats against NATS; with the CPU both ends
+// spent per message, clients and server.
+struct Latency {
+  Samples exocom, nats;
+  std::pair<double, double> exocom_cpu, nats_cpu;
 };
 
-Pair latency(uint16_t exo_port, uint16_t nats_port, Samples& exo_samples, Samples& nats_samples) {
+Latency latency(const Server& exo, const Server& nats) {
+  Latency out;
   {
     std::atomic<bool> ready{false}, stop{false};
-    std::thread responder(exocom_responder, exo_port, std::ref(ready), std::ref(stop));
+    std::thread responder(exocom_responder, exo.port, std::ref(ready), std::ref(stop));
     wait_for(ready);
-    RawClient req(exo_port, "req");
+    RawClient req(exo.port, "req");
     exocom_request_reply(req, 2000);  // warm-up
-    exo_samples = exocom_request_reply(req, kLatencyRounds);
+    CpuMeter meter(exo.pid);
+    out.exocom = exocom_request_reply(req, kLatencyRounds);
+    out.exocom_cpu = meter.per_message(2.0 * kLatencyRounds);
     stop = true;
     req.send(req.message("bench.stop", "stop"));
     responder.join();
   }
   {
     std::atomic<bool> ready{false}, stop{false};
-    std::thread responder(nats_responder, nats_port, std::ref(ready), std::ref(stop));
+    std::thread responder(nats_responder, nats.port, std::ref(ready), std::ref(stop));
     wait_for(ready);
-    natsConnection* nc = nats_connect(nats_port, true);
+    natsConnection* nc = nats_connect(nats.port, true);
     nats_request_reply(nc, 2000);
-    nats_samples = nats_request_reply(nc, kLatencyRounds);
+    CpuMeter meter(nats.pid);
+    out.nats = nats_request_reply(nc, kLatencyRounds);
+    out.nats_cpu = meter.per_message(2.0 * kLatencyRounds);
     stop = true;
     responder.join();
     natsConnection_Destroy(nc);
   }
-  return {};
+  return out;
 }
 
 // Pipelined: one sender, `receivers` receiving roles (1 = 1→1, 4 = fan-out); messages per second
@@ -443,10 +496,9 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  Samples exo_lat, nats_lat;
-  latency(exocom.port, nats.port, exo_lat, nats_lat);
-  report("latency_p50_us", "request/reply latency p50, 1 client, 128 B (µs)", exo_lat.percentile(50), nats_lat.percentile(50), false);
-  report("latency_p99_us", "request/reply latency p99, 1 client, 128 B (µs)", exo_lat.percentile(99), nats_lat.percentile(99), false);
+  Latency first = latency(exocom, nats);
+  report("latency_p50_us", "request/reply latency p50, 1 client, 128 B (µs)", first.exocom.percentile(50), first.nats.percentile(50), false);
+  report("latency_p99_us", "request/reply latency p99, 1 client, 128 B (µs)", first.exocom.percentile(99), first.nats.percentile(99), false);
 
   // Throughput varies from run to run on two shared cores: seven interleaved runs each, medians.
   auto median_of = [](std::vector<double> v) {
@@ -470,11 +522,16 @@ int main(int argc, char** argv) {
   // The SDK's own cost: the same round trip through libexosphere on both ends, against the raw client
   // (measured again here, next to it).
   {
-    Samples sdk = sdk_request_reply(exocom.port, 2000, kLatencyRounds);
-    Samples raw, unused;
-    latency(exocom.port, nats.port, raw, unused);
-    report("sdk_p50_us", "request/reply latency p50 through the SDK (µs)", sdk.percentile(50), raw.percentile(50), false, "raw");
-    report("sdk_p99_us", "request/reply latency p99 through the SDK (µs)", sdk.percentile(99), raw.percentile(99), false, "raw");
+    std::pair<double, double> sdk_cpu, spin_cpu;
+    Samples sdk = sdk_request_reply(exocom.port, 2000, kLatencyRounds, {}, &sdk_cpu, exocom.pid);
+    Samples spinning = sdk_request_reply(exocom.port, 2000, kLatencyRounds, 300us, &spin_cpu, exocom.pid);
+    Latency again = latency(exocom, nats);
+    report("sdk_p50_us", "request/reply latency p50 through the SDK (µs)", sdk.percentile(50), again.exocom.percentile(50), false, "raw");
+    report("sdk_p99_us", "request/reply latency p99 through the SDK (µs)", sdk.percentile(99), again.exocom.percentile(99), false, "raw");
+    report_cost("cost_raw", "raw client → ExoCom", again.exocom, again.exocom_cpu);
+    report_cost("cost_sdk", "SDK → ExoCom (default: no spinning)", sdk, sdk_cpu);
+    report_cost("cost_sdk_spin", "SDK → ExoCom, reply_spin 300 µs", spinning, spin_cpu);
+    report_cost("cost_nats", "cnats → nats-server (send-asap)", again.nats, again.nats_cpu);
   }
 
   double exo_rate = 0, nats_rate = 0;

@@ -53,7 +53,7 @@ if (bus.length) {
   lines.push('');
 }
 
-const targets = [...read('run.jsonl'), ...read('store.jsonl')];
+const targets = [...read('run.jsonl'), ...read('store.jsonl'), ...read('http.jsonl')];
 if (targets.length) {
   lines.push('## Local workflow and services', '');
   lines.push('No peer of these runs on this machine (Docker Compose needs an engine, the other orchestrators are');
@@ -76,7 +76,7 @@ lines.push(readFileSync(new URL('./notes.md', import.meta.url), 'utf8').trim(), 
 if (sdk.length) {
   lines.push('## The SDK against the raw client', '');
   lines.push('The same request/reply through ExoCom, once with `exosphere::Relay` on both ends (a handler replying,');
-  lines.push('a future waiting) and once with the raw client of the table above, in the same run. Target: the SDK');
+  lines.push('a reply waited for) and once with the raw client of the table above, in the same run. Target: the SDK');
   lines.push('adds at most 10%.', '');
   lines.push('| measure | SDK | raw client | SDK/raw | target met |');
   lines.push('|---|---:|---:|---:|:---:|');
@@ -84,6 +84,20 @@ if (sdk.length) {
     const ratio = r.exocom / r.raw;
     lines.push(`| ${r.label} | ${fmt(r.exocom)} | ${fmt(r.raw)} | ${ratio.toFixed(2)} | ${ratio <= 1.1 ? 'yes' : 'no'} |`);
   }
+  lines.push('');
+}
+
+const costs = all.filter((r) => r.client_cpu_us !== undefined);
+if (costs.length) {
+  lines.push('## Latency and what it costs', '');
+  lines.push('One client doing request/reply (128 B) through each bus, in the same run. CPU is user + system time');
+  lines.push('per message (a request or a reply), of the processes at the ends (the driver holds both clients) and');
+  lines.push('of the server. A thread that spins while it waits for a reply wins latency by burning a core that the');
+  lines.push('other services of a two-core machine need: the SDK does not spin unless asked (`reply_spin`).', '');
+  lines.push('| client | p50 (µs) | p99 (µs) | clients\' CPU per message (µs) | server CPU per message (µs) | total CPU per message (µs) |');
+  lines.push('|---|---:|---:|---:|---:|---:|');
+  for (const r of costs)
+    lines.push(`| ${r.label} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.client_cpu_us)} | ${fmt(r.server_cpu_us)} | ${fmt(r.client_cpu_us + r.server_cpu_us)} |`);
   lines.push('');
 }
 

@@ -1,9 +1,12 @@
 #pragma once
 
 // A small HTTP/1.1 server for services that serve web pages or an API next to the bus (the web
-// server of an application). Each connection is served on its own thread, so handlers may wait for
-// replies from other services.
+// server of an application). Connections are read and written asynchronously on one I/O thread,
+// so slow or idle clients cost no thread; complete requests go to a pool of handler threads, so a
+// handler may wait for replies from other services.
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -46,9 +49,19 @@ struct Response {
 
 using Handler = std::function<Response(const Request&)>;
 
+struct ServerOptions {
+  std::size_t max_header_bytes = 16 * 1024;      // larger: 431
+  std::size_t max_body_bytes = 1024 * 1024;      // larger: 413
+  // A request must arrive whole within this time (a client trickling bytes is cut off); an idle
+  // keep-alive connection is closed after it.
+  std::chrono::milliseconds request_timeout{15000};
+  unsigned handler_threads = 16;                 // handlers running at once; more requests wait
+  std::chrono::milliseconds shutdown_grace{5000}; // stop() lets running handlers finish this long
+};
+
 class Server {
  public:
-  Server();
+  explicit Server(ServerOptions options = {});
   ~Server();  // stops
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -61,8 +74,11 @@ class Server {
   // Serves the files of `dir` under the URL prefix (e.g. "/public").
   void files(const std::string& prefix, const std::string& dir);
 
-  // Starts serving in the background; port 0 lets the OS choose. Returns the port.
+  // Starts serving in the background; port 0 lets the OS choose. `host` is an IPv4 or IPv6 address
+  // or a host name (its first address is used). Returns the port; Error(invalid_argument) when it
+  // cannot listen. Raises the process's soft limit of open files to the hard one, as servers do.
   std::uint16_t listen(std::uint16_t port, const std::string& host = "0.0.0.0");
+  // Stops accepting, lets running handlers finish (up to shutdown_grace), closes every connection.
   void stop();
 
   struct Impl;

@@ -49,7 +49,7 @@ class Scanner {
     ws();
     if (env) {
       if (p_ == end_ || *p_ != '{') return fail("a message must be a JSON object");
-      if (!object(0, env)) return false;
+      if (!object(1, env)) return false;
     } else if (!value(0)) {
       return false;
     }
@@ -188,7 +188,13 @@ class Scanner {
       ++p_;
       if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
       if (p_ == end_ || *p_ < '0' || *p_ > '9') return fail("invalid number");
-      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+      // Exponents beyond 32 bits are refused, as Boost.JSON (the SDK's parser) refuses them: what
+      // the bus forwards, every client can read.
+      int64_t exponent = 0;
+      for (; p_ < end_ && *p_ >= '0' && *p_ <= '9'; ++p_) {
+        exponent = exponent * 10 + (*p_ - '0');
+        if (exponent > 2147483647) return fail("number exponent out of range");
+      }
     }
     return true;
   }
@@ -215,9 +221,9 @@ class Scanner {
     return true;
   }
 
-  // `depth` counts from 0 at the top level.
+  // `depth` is the container's own level: 1 at the top.
   bool array(int depth) {
-    if (depth >= kMaxDepth) return fail("JSON nested more than 64 levels deep");
+    if (depth > kMaxDepth) return fail("JSON nested more than 64 levels deep");
     ++p_;
     ws();
     if (p_ < end_ && *p_ == ']') { ++p_; return true; }
@@ -233,7 +239,7 @@ class Scanner {
   }
 
   bool object(int depth, Envelope* env) {
-    if (depth >= kMaxDepth) return fail("JSON nested more than 64 levels deep");
+    if (depth > kMaxDepth) return fail("JSON nested more than 64 levels deep");
     ++p_;
     ws();
     if (p_ < end_ && *p_ == '}') { ++p_; return true; }

@@ -5,7 +5,11 @@
 
 namespace exo {
 
-// An error the user caused and can fix: printed as one line, never with a stack trace.
+// Control characters in `text` written as escapes (\n, \t, \x1b): a message stays one line.
+std::string one_line(const std::string& text);
+
+// An error the user caused and can fix: printed as one line (or a list of problems, one per line),
+// never with a stack trace.
 class UserError : public std::runtime_error {
  public:
   explicit UserError(const std::string& message, int exit_code = 1)

@@ -16,10 +16,11 @@ struct Location {
 };
 
 // A problem in a configuration file, as one actionable line: `file:line: key: what was expected`.
+// What it quotes from the file (or from the YAML parser) cannot break the line.
 class ConfigError : public UserError {
  public:
   ConfigError(const Location& where, const std::string& message)
-      : UserError(where.str() + ": " + message), where_(where) {}
+      : UserError(one_line(where.str() + ": " + message)), where_(where) {}
   const Location& where() const { return where_; }
 
  private:

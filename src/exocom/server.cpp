@@ -17,20 +17,17 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <fmt/format.h>
 
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/websocket.hpp"
 #include "exocom/broker.hpp"
+#include "exocom/http_request.hpp"
 
 namespace exo::exocom {
 
 namespace asio = boost::asio;
-namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
@@ -49,23 +46,6 @@ std::string http_response(int status, std::string_view reason, std::string_view 
                           std::string_view extra_headers = {}) {
   return fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{}", status,
                      reason, content_type, body.size(), extra_headers, body);
-}
-
-bool header_has_token(std::string_view value, std::string_view token) {
-  // Comma-separated, case-insensitive (Connection: keep-alive, Upgrade).
-  size_t pos = 0;
-  while (pos <= value.size()) {
-    size_t comma = value.find(',', pos);
-    if (comma == std::string_view::npos) comma = value.size();
-    auto part = value.substr(pos, comma - pos);
-    while (!part.empty() && (part.front() == ' ' || part.front() == '\t')) part.remove_prefix(1);
-    while (!part.empty() && (part.back() == ' ' || part.back() == '\t')) part.remove_suffix(1);
-    if (part.size() == token.size() &&
-        std::equal(part.begin(), part.end(), token.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
-      return true;
-    pos = comma + 1;
-  }
-  return false;
 }
 
 }  // namespace
@@ -89,7 +69,7 @@ class Connection : public Peer, public ws::Events, public std::enable_shared_fro
   void on_readable(const error_code& ec);
   void consume(char* data, size_t size);
   void handle_http();
-  void upgrade(const http::request<http::empty_body>& req);
+  void upgrade(std::string_view key);
   void respond_and_close(std::string response);
   // ws::Events
   void on_text(std::string_view message) override;
@@ -315,71 +295,60 @@ void Connection::consume(char* data, size_t size) {
 }
 
 void Connection::handle_http() {
-  size_t end = in_.find("\r\n\r\n");
-  if (end == std::string::npos) {
-    if (in_.size() > kMaxRequestHeader)
-      respond_and_close(http_response(431, "Request Header Fields Too Large", "text/plain", "request header too large\n"));
-    return;
+  RequestHead head = read_request_head(in_, kMaxRequestHeader);
+  switch (head.status) {
+    case RequestHead::Status::incomplete: return;
+    case RequestHead::Status::too_large:
+      return respond_and_close(http_response(431, "Request Header Fields Too Large", "text/plain", "request header too large\n"));
+    case RequestHead::Status::malformed:
+      return respond_and_close(http_response(400, "Bad Request", "text/plain", "malformed HTTP request\n"));
+    case RequestHead::Status::complete: break;
   }
-  http::request_parser<http::empty_body> parser;
-  parser.eager(false);
-  parser.header_limit(kMaxRequestHeader);
-  error_code ec;
-  parser.put(asio::buffer(in_.data(), end + 4), ec);
-  if (ec || !parser.is_header_done())
-    return respond_and_close(http_response(400, "Bad Request", "text/plain", "malformed HTTP request\n"));
-  auto req = parser.release();
-  std::string leftover = in_.substr(end + 4);
+  std::string leftover = in_.substr(head.size);
   in_.clear();
-  std::string_view target = req.target();
-  if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-  bool is_upgrade = header_has_token(req[http::field::upgrade], "websocket");
-  if (browser_) {
-    if (target == "/exocom.js")
+  switch (route_request(head, browser_)) {
+    case Action::exocom_js:
       return respond_and_close(http_response(200, "OK", "text/javascript; charset=utf-8", exocom_js(),
                                              "Access-Control-Allow-Origin: *\r\nCache-Control: no-cache\r\n"));
-    if (!is_upgrade || req.method() != http::verb::get)
+    case Action::gateway_only:
       return respond_and_close(http_response(404, "Not Found", "text/plain",
                                              "the ExoCom gateway: connect with a WebSocket; the client is /exocom.js\n"));
-    std::string_view origin = req[http::field::origin];
-    if (!server_.gateway->allows_origin(origin)) {
+    case Action::upgrade_required:
+      return respond_and_close(http_response(426, "Upgrade Required", "text/plain",
+                                             "connect to /services with a WebSocket client\n",
+                                             "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"));
+    case Action::bad_handshake:
+      return respond_and_close(http_response(400, "Bad Request", "text/plain", "invalid WebSocket handshake\n"));
+    case Action::wrong_version:
+      return respond_and_close(http_response(426, "Upgrade Required", "text/plain", "WebSocket version 13 required\n",
+                                             "Sec-WebSocket-Version: 13\r\n"));
+    case Action::config_json:
+      return respond_and_close(http_response(200, "OK", "application/json", server_.broker.config_json()));
+    case Action::status:
+      return respond_and_close(http_response(server_.shutting_down ? 503 : 200,
+                                             server_.shutting_down ? "Service Unavailable" : "OK", "application/json",
+                                             server_.broker.status_json()));
+    case Action::metrics:
+      return respond_and_close(http_response(200, "OK", "text/plain; version=0.0.4", server_.broker.metrics_text()));
+    case Action::not_found:
+      return respond_and_close(http_response(404, "Not Found", "text/plain",
+                                             "ExoCom serves /services (WebSocket), /config.json, /status and /metrics\n"));
+    case Action::upgrade: break;
+  }
+  if (browser_) {
+    if (!server_.gateway->allows_origin(head.origin)) {
       server_.broker.metrics().refused["gateway-origin"]++;
-      server_.log.warning("the gateway refused a browser from origin '" + std::string(origin) + "'");
+      server_.log.warning("the gateway refused a browser from origin '" + head.origin + "'");
       return respond_and_close(http_response(403, "Forbidden", "text/plain", "origin not allowed\n"));
     }
     if (server_.gateway->full())
       return respond_and_close(http_response(503, "Service Unavailable", "text/plain", "too many browsers\n"));
-    upgrade(req);
-    if (phase_ == Phase::open && !leftover.empty()) consume(leftover.data(), leftover.size());
-    return;
   }
-  if (target == "/services" || target == "/services/") {
-    if (!is_upgrade || req.method() != http::verb::get)
-      return respond_and_close(http_response(426, "Upgrade Required", "text/plain",
-                                             "connect to /services with a WebSocket client\n",
-                                             "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"));
-    upgrade(req);
-    if (phase_ == Phase::open && !leftover.empty()) consume(leftover.data(), leftover.size());
-    return;
-  }
-  if (target == "/config.json")
-    return respond_and_close(http_response(200, "OK", "application/json", server_.broker.config_json()));
-  if (target == "/status")
-    return respond_and_close(http_response(server_.shutting_down ? 503 : 200, server_.shutting_down ? "Service Unavailable" : "OK",
-                                           "application/json", server_.broker.status_json()));
-  if (target == "/metrics")
-    return respond_and_close(http_response(200, "OK", "text/plain; version=0.0.4", server_.broker.metrics_text()));
-  respond_and_close(http_response(404, "Not Found", "text/plain",
-                                  "ExoCom serves /services (WebSocket), /config.json, /status and /metrics\n"));
+  upgrade(head.key);
+  if (phase_ == Phase::open && !leftover.empty()) consume(leftover.data(), leftover.size());
 }
 
-void Connection::upgrade(const http::request<http::empty_body>& req) {
-  std::string_view key = req[http::field::sec_websocket_key];
-  if (!header_has_token(req[http::field::connection], "upgrade") || key.empty())
-    return respond_and_close(http_response(400, "Bad Request", "text/plain", "invalid WebSocket handshake\n"));
-  if (req[http::field::sec_websocket_version] != "13")
-    return respond_and_close(http_response(426, "Upgrade Required", "text/plain", "WebSocket version 13 required\n",
-                                           "Sec-WebSocket-Version: 13\r\n"));
+void Connection::upgrade(std::string_view key) {
   // A fresh socket's send buffer always holds these few bytes, so they go out directly, before
   // any frame can be queued.
   std::string handshake = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

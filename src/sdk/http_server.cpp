@@ -1,344 +1,273 @@
-// The HTTP server: POSIX accept on one thread, Beast's parser and serializer per connection, one
-// thread per connection (capped), so a handler can block on a request to another service.
+// The HTTP server: Boost.Beast's asynchronous model, as in its advanced server example. One I/O
+// thread accepts and reads and writes every connection; each connection is a Session whose async
+// steps are named member functions with one error path. A request read whole goes to the handler
+// pool; its response comes back to the I/O thread to be written. Slow or idle clients therefore
+// hold a few kilobytes, never a thread, and cannot stall the handlers.
 #include "exosphere/http.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <sys/resource.h>
 
 #include <atomic>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
+#include <condition_variable>
 #include <iostream>
-#include <list>
 #include <mutex>
-#include <sstream>
+#include <optional>
 #include <thread>
+#include <unordered_set>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/json/serialize.hpp>
 
 #include "exosphere/status.hpp"
+#include "sdk/http_router.hpp"
 
 namespace exosphere::http {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
-
-std::string escape_html(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-std::string url_decode(std::string_view text, bool plus_is_space) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '+' && plus_is_space) {
-      out += ' ';
-    } else if (c == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
-               std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string url_encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') out += c;
-    else out += {'%', kHex[u >> 4], kHex[u & 15]};
-  }
-  return out;
-}
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
 
 namespace {
-std::map<std::string, std::string> parse_form(std::string_view s, std::map<std::string, std::string>& into) {
-  size_t pos = 0;
-  while (pos <= s.size() && !s.empty()) {
-    size_t amp = s.find('&', pos);
-    if (amp == std::string_view::npos) amp = s.size();
-    auto pair = s.substr(pos, amp - pos);
-    if (!pair.empty()) {
-      auto eq = pair.find('=');
-      into[url_decode(pair.substr(0, eq))] = eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1));
-    }
-    pos = amp + 1;
-    if (amp == s.size()) break;
+
+// Servers hold a descriptor per client: the soft limit (often 1,024) is raised to the hard one.
+void raise_open_file_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
   }
-  return into;
 }
+
 }  // namespace
 
-std::string Request::header(const std::string& name) const {
-  auto it = headers.find(name);
-  return it == headers.end() ? "" : it->second;
-}
-
-std::map<std::string, std::string> Request::form() const {
-  std::map<std::string, std::string> out;
-  parse_form(query, out);
-  if (header("content-type").rfind("application/x-www-form-urlencoded", 0) == 0) parse_form(body, out);
-  return out;
-}
-
-std::string Request::field(const std::string& name) const {
-  auto f = form();
-  auto it = f.find(name);
-  return it == f.end() ? "" : it->second;
-}
-
-Response Response::html(std::string body, int status) { return {status, "text/html; charset=utf-8", std::move(body), {}}; }
-Response Response::text(std::string body, int status) { return {status, "text/plain; charset=utf-8", std::move(body), {}}; }
-Response Response::json(const boost::json::value& value, int status) {
-  return {status, "application/json", boost::json::serialize(value), {}};
-}
-Response Response::redirect(const std::string& location, int status) {
-  return {status, "text/plain; charset=utf-8", "", {{"Location", location}}};
-}
-Response Response::not_found() { return text("not found\n", 404); }
+class Session;
 
 struct Server::Impl {
-  struct Route {
-    std::string method;
-    std::vector<std::string> segments;
-    Handler handler;
-  };
-  std::vector<Route> routes;
-  std::vector<std::pair<std::string, std::filesystem::path>> file_dirs;
-  int listener = -1;
+  explicit Impl(ServerOptions o) : options(o), handlers(o.handler_threads ? o.handler_threads : 1) {}
+
+  ServerOptions options;
+  Router router;  // filled before listen(), only read afterwards
+  // Declared before `io`: sessions still queued in `io` when it is destroyed take themselves out.
+  std::unordered_set<Session*> sessions;  // the I/O thread's alone
+  // Handlers running now, so stop() can let them finish.
+  std::mutex busy_mutex;
+  std::condition_variable busy_changed;
+  int busy = 0;
   std::atomic<bool> stopping{false};
-  std::thread acceptor;
-  std::mutex mutex;
-  std::list<std::pair<int, std::thread>> connections;
-  static constexpr size_t kMaxConnections = 256;
+  bool accept_failing = false;
+  asio::io_context io{1};
+  // Keeps the loop running while handlers work and nothing else is pending (stop() ends it).
+  asio::executor_work_guard<asio::io_context::executor_type> keep_running = asio::make_work_guard(io);
+  tcp::acceptor acceptor{io};
+  asio::thread_pool handlers;
+  std::thread io_thread;
 
-  static std::vector<std::string> segments(const std::string& path) {
-    std::vector<std::string> out;
-    std::stringstream ss(path);
-    std::string part;
-    while (std::getline(ss, part, '/'))
-      if (!part.empty()) out.push_back(part);
-    return out;
-  }
+  void accept();
+  void on_accept(const error_code& ec, tcp::socket socket);
 
-  Response dispatch(Request& req) {
-    auto parts = segments(req.path);
-    bool path_known = false;
-    for (const auto& r : routes) {
-      if (r.segments.size() != parts.size()) continue;
-      std::map<std::string, std::string> params;
-      bool match = true;
-      for (size_t i = 0; i < parts.size() && match; ++i) {
-        if (!r.segments[i].empty() && r.segments[i][0] == ':') params[r.segments[i].substr(1)] = parts[i];
-        else match = r.segments[i] == parts[i];
-      }
-      if (!match) continue;
-      path_known = true;
-      if (r.method != req.method) continue;
-      req.params = std::move(params);
-      return r.handler(req);
-    }
-    for (const auto& [prefix, dir] : file_dirs) {
-      if (req.method != "GET" || req.path.rfind(prefix + "/", 0) != 0) continue;
-      std::filesystem::path rel = std::filesystem::path(req.path.substr(prefix.size() + 1)).lexically_normal();
-      if (rel.empty() || rel.is_absolute() || *rel.begin() == "..") return Response::not_found();
-      std::ifstream in(dir / rel, std::ios::binary);
-      if (!in) return Response::not_found();
-      std::ostringstream ss;
-      ss << in.rdbuf();
-      std::string ext = rel.extension().string();
-      std::string type = ext == ".js" || ext == ".mjs" ? "text/javascript"
-                         : ext == ".css"               ? "text/css"
-                         : ext == ".ico"               ? "image/x-icon"
-                         : ext == ".html"              ? "text/html; charset=utf-8"
-                                                       : "application/octet-stream";
-      return {200, type, ss.str(), {}};
-    }
-    return path_known ? Response::text("method not allowed\n", 405) : Response::not_found();
-  }
-
-  void serve(int fd) {
-    timeval idle{15, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof idle);
-    asio::io_context io;
-    asio::ip::tcp::socket socket(io);
-    boost::system::error_code ec;
-    socket.assign(asio::ip::tcp::v4(), fd, ec);
-    beast::flat_buffer buffer;
-    while (!stopping) {
-      bhttp::request_parser<bhttp::string_body> parser;
-      parser.body_limit(1 << 20);
-      bhttp::read(socket, buffer, parser, ec);
-      if (ec) {
-        if (ec == bhttp::error::body_limit) write_plain(socket, 413, "request too large\n");
-        else if (ec != bhttp::error::end_of_stream && ec != asio::error::connection_reset && ec != asio::error::eof &&
-                 ec != asio::error::would_block && ec != asio::error::try_again && ec != asio::error::timed_out)
-          write_plain(socket, 400, "bad request\n");
-        break;
-      }
-      auto& raw = parser.get();
-      Request req;
-      req.method = std::string(raw.method_string());
-      std::string target(raw.target());
-      auto q = target.find('?');
-      req.path = url_decode(target.substr(0, q), false);
-      req.query = q == std::string::npos ? "" : target.substr(q + 1);
-      req.body = raw.body();
-      for (const auto& h : raw) {
-        std::string name(h.name_string());
-        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        req.headers[name] = std::string(h.value());
-      }
-      if (req.method == "POST") {
-        std::string override_method = req.field("_method");
-        for (auto& c : override_method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-        if (override_method == "PUT" || override_method == "DELETE" || override_method == "PATCH") req.method = override_method;
-      }
-      Response res;
-      try {
-        res = dispatch(req);
-      } catch (const std::exception& e) {
-        std::cerr << "exosphere: " << req.method << " " << req.path << " failed: " << e.what() << std::endl;
-        res = Response::text("internal error\n", 500);
-      }
-      bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), raw.version()};
-      out.set(bhttp::field::content_type, res.content_type);
-      for (const auto& [k, v] : res.headers) out.set(k, v);
-      out.body() = std::move(res.body);
-      out.keep_alive(raw.keep_alive());
-      out.prepare_payload();
-      bhttp::write(socket, out, ec);
-      if (ec || !out.keep_alive()) break;
-    }
-    socket.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-    socket.close(ec);
-  }
-
-  static void write_plain(asio::ip::tcp::socket& socket, int status, const std::string& text) {
-    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(status), 11};
-    out.set(bhttp::field::content_type, "text/plain");
-    out.body() = text;
-    out.keep_alive(false);
-    out.prepare_payload();
-    boost::system::error_code ec;
-    bhttp::write(socket, out, ec);
-  }
-
-  void accept_loop() {
-    while (!stopping) {
-      pollfd p{listener, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) {
-        reap();
-        continue;
-      }
-      int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) continue;
-      int one = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      reap();
-      std::lock_guard lock(mutex);
-      if (connections.size() >= kMaxConnections) {
-        ::close(fd);  // overloaded: the client retries
-        continue;
-      }
-      connections.emplace_back(fd, std::thread());
-      auto& entry = connections.back();
-      entry.second = std::thread([this, fd, &entry] {
-        serve(fd);
-        std::lock_guard l(mutex);
-        entry.first = -1;  // finished; reaped by the acceptor
-      });
-    }
-  }
-
-  // Joins the threads of finished connections.
-  void reap() {
-    std::list<std::pair<int, std::thread>> done;
-    {
-      std::lock_guard lock(mutex);
-      for (auto it = connections.begin(); it != connections.end();) {
-        if (it->first == -1) done.splice(done.end(), connections, it++);
-        else ++it;
-      }
-    }
-    for (auto& [fd, t] : done) t.join();
+  // Stops the I/O loop once every connection is closed, or at the deadline.
+  void stop_when_idle(std::chrono::steady_clock::time_point deadline) {
+    if (sessions.empty() || std::chrono::steady_clock::now() > deadline) return io.stop();
+    auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(5));
+    timer->async_wait([this, timer, deadline](const error_code&) { stop_when_idle(deadline); });
   }
 };
 
-Server::Server() : impl_(std::make_shared<Impl>()) {}
+// One client connection: read a request (whole, within the timeout), have it handled, write the
+// response, and again while the client keeps the connection alive.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Server::Impl& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {}
+
+  void start() {
+    server_.sessions.insert(this);
+    read_request();
+  }
+
+  // stop(): a session between requests closes now; one whose request is being handled closes
+  // after writing its response.
+  void shut() {
+    if (handling_) return;
+    error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  ~Session() { server_.sessions.erase(this); }
+
+ private:
+  void read_request() {
+    if (server_.stopping) return close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
+    parser_->body_limit(server_.options.max_body_bytes);
+    stream_.expires_after(server_.options.request_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](const error_code& ec, size_t) { self->on_read(ec); });
+  }
+
+  void on_read(const error_code& ec) {
+    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+        ec == asio::error::connection_reset || ec == asio::error::eof)
+      return close();
+    if (ec == bhttp::error::body_limit) return reply_and_close(413, "request too large\n");
+    if (ec == bhttp::error::header_limit) return reply_and_close(431, "request header too large\n");
+    if (ec) return reply_and_close(400, "bad request\n");
+    handling_ = true;
+    stream_.expires_never();  // a handler may wait on other services; the client waits for it
+    auto request = std::make_shared<bhttp::request<bhttp::string_body>>(parser_->release());
+    {
+      std::lock_guard lock(server_.busy_mutex);
+      ++server_.busy;
+    }
+    asio::post(server_.handlers, [self = shared_from_this(), request]() mutable {
+      auto& server = self->server_;
+      std::vector<std::pair<std::string, std::string>> headers;
+      for (const auto& h : *request) headers.emplace_back(h.name_string(), h.value());
+      Request req = make_request(request->method_string(), request->target(), request->body(), headers);
+      auto response = std::make_shared<Response>(server.router.answer(req));
+      // The session goes back to the I/O thread whole: no reference stays here, so it is never
+      // destroyed on a handler thread.
+      asio::post(server.io, [self = std::move(self), request = std::move(request), response] {
+        self->on_handled(*request, std::move(*response));
+      });
+      std::lock_guard lock(server.busy_mutex);
+      --server.busy;
+      server.busy_changed.notify_all();
+    });
+  }
+
+  void on_handled(const bhttp::request<bhttp::string_body>& request, Response r) {
+    handling_ = false;
+    auto out = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), request.version());
+    out->set(bhttp::field::content_type, r.content_type);
+    for (const auto& [k, v] : r.headers) out->set(k, v);
+    out->body() = std::move(r.body);
+    out->keep_alive(request.keep_alive() && !server_.stopping);
+    out->prepare_payload();
+    write(out);
+  }
+
+  void reply_and_close(int status, const std::string& text) {
+    auto out = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(status), 11);
+    out->set(bhttp::field::content_type, "text/plain");
+    out->body() = text;
+    out->keep_alive(false);
+    out->prepare_payload();
+    write(out);
+  }
+
+  void write(const std::shared_ptr<bhttp::response<bhttp::string_body>>& out) {
+    stream_.expires_after(server_.options.request_timeout);  // a client that never reads is let go
+    bhttp::async_write(stream_, *out, [self = shared_from_this(), out](const error_code& ec, size_t) {
+      self->on_write(ec, out->keep_alive());
+    });
+  }
+
+  void on_write(const error_code& ec, bool keep_alive) {
+    if (ec || !keep_alive) return close();
+    read_request();
+  }
+
+  void close() {
+    error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close();
+  }
+
+  Server::Impl& server_;  // owns the I/O context that owns every session
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bool handling_ = false;
+};
+
+void Server::Impl::accept() {
+  acceptor.async_accept(io, [this](const error_code& ec, tcp::socket socket) { on_accept(ec, std::move(socket)); });
+}
+
+void Server::Impl::on_accept(const error_code& ec, tcp::socket socket) {
+  if (stopping || ec == asio::error::operation_aborted) return;
+  if (ec) {
+    // Out of descriptors and the like: say so once, try again shortly, keep serving.
+    if (!accept_failing) std::cerr << "exosphere: accepting a connection failed: " << ec.message() << "; retrying" << std::endl;
+    accept_failing = true;
+    auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(100));
+    timer->async_wait([this, timer](const error_code&) {
+      if (!stopping) accept();
+    });
+    return;
+  }
+  accept_failing = false;
+  error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  std::make_shared<Session>(*this, std::move(socket))->start();
+  accept();
+}
+
+Server::Server(ServerOptions options) : impl_(std::make_shared<Impl>(options)) {}
 Server::~Server() { stop(); }
 
-void Server::get(const std::string& p, Handler h) { impl_->routes.push_back({"GET", Impl::segments(p), std::move(h)}); }
-void Server::post(const std::string& p, Handler h) { impl_->routes.push_back({"POST", Impl::segments(p), std::move(h)}); }
-void Server::put(const std::string& p, Handler h) { impl_->routes.push_back({"PUT", Impl::segments(p), std::move(h)}); }
-void Server::del(const std::string& p, Handler h) { impl_->routes.push_back({"DELETE", Impl::segments(p), std::move(h)}); }
-void Server::files(const std::string& prefix, const std::string& dir) { impl_->file_dirs.emplace_back(prefix, dir); }
+void Server::get(const std::string& p, Handler h) { impl_->router.add("GET", p, std::move(h)); }
+void Server::post(const std::string& p, Handler h) { impl_->router.add("POST", p, std::move(h)); }
+void Server::put(const std::string& p, Handler h) { impl_->router.add("PUT", p, std::move(h)); }
+void Server::del(const std::string& p, Handler h) { impl_->router.add("DELETE", p, std::move(h)); }
+void Server::files(const std::string& prefix, const std::string& dir) { impl_->router.files(prefix, dir); }
 
 std::uint16_t Server::listen(std::uint16_t port, const std::string& host) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
-    ::close(fd);
-    throw Error(Status::invalid_argument, "'" + host + "' is not an IPv4 address");
+  if (impl_->io_thread.joinable()) throw Error(Status::invalid_argument, "this server already listens");
+  error_code ec;
+  tcp::resolver resolver(impl_->io);
+  auto found = resolver.resolve(host, std::to_string(port), tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || found.empty())
+    throw Error(Status::invalid_argument, "cannot listen on '" + host + "': " + (ec ? ec.message() : "no address"));
+  tcp::endpoint endpoint = found.begin()->endpoint();
+  auto& acc = impl_->acceptor;
+  acc.open(endpoint.protocol(), ec);
+  if (!ec) acc.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acc.bind(endpoint, ec);
+  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error_code ignored;
+    acc.close(ignored);
+    throw Error(Status::invalid_argument, "cannot listen on port " + std::to_string(port) + " of '" + host + "': " + ec.message());
   }
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 128) != 0) {
-    std::string why = std::strerror(errno);
-    ::close(fd);
-    throw Error(Status::invalid_argument, "cannot listen on port " + std::to_string(port) + ": " + why);
-  }
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  impl_->listener = fd;
-  impl_->acceptor = std::thread([impl = impl_] { impl->accept_loop(); });
-  return ntohs(addr.sin_port);
+  raise_open_file_limit();
+  impl_->accept();
+  impl_->io_thread = std::thread([impl = impl_.get()] { impl->io.run(); });
+  return acc.local_endpoint().port();
 }
 
 void Server::stop() {
-  if (impl_->stopping.exchange(true)) return;
-  if (impl_->acceptor.joinable()) impl_->acceptor.join();
-  if (impl_->listener >= 0) ::close(impl_->listener);
+  auto& s = *impl_;
+  if (s.stopping.exchange(true) || !s.io_thread.joinable()) return;
+  // No new connections; idle ones close now; those being handled close after their response.
+  asio::post(s.io, [&s] {
+    error_code ignored;
+    s.acceptor.close(ignored);
+    for (Session* session : std::vector<Session*>(s.sessions.begin(), s.sessions.end())) session->shut();
+  });
   {
-    std::lock_guard lock(impl_->mutex);
-    for (auto& [fd, t] : impl_->connections)
-      if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    std::unique_lock lock(s.busy_mutex);
+    s.busy_changed.wait_for(lock, s.options.shutdown_grace, [&] { return s.busy == 0; });
   }
-  std::list<std::pair<int, std::thread>> all;
-  {
-    std::lock_guard lock(impl_->mutex);
-    all.swap(impl_->connections);
-  }
-  for (auto& [fd, t] : all) t.join();
+  // The last responses are written (for a moment at most), then everything stops.
+  asio::post(s.io, [&s] { s.stop_when_idle(std::chrono::steady_clock::now() + std::chrono::milliseconds(500)); });
+  s.io_thread.join();
+  s.handlers.stop();
+  s.handlers.join();
 }
 
 }  // namespace exosphere::http

@@ -107,3 +107,12 @@ TEST(Envelope, JsonStringEscaping) {
   wire::append_json_string(out, "a\"\\\n\x01z");
   EXPECT_EQ(out, R"("a\"\\\n\u0001z")");
 }
+
+// Exponents beyond 32 bits: Boost.JSON (the SDK's parser) refuses them, so ExoCom refuses them too
+// (found by fuzz/envelope_vs_json); everything a receiver gets, it can read.
+TEST(Envelope, NumbersEveryClientCanRead) {
+  EXPECT_EQ(error_of(R"({"p":1e2147483647})"), "(ok)");
+  EXPECT_EQ(error_of(R"({"p":1e-2147483647})"), "(ok)");
+  EXPECT_EQ(error_of(R"({"p":1e2147483648})"), "number exponent out of range");
+  EXPECT_EQ(error_of(R"({"p":[0.5E+99999999999]})"), "number exponent out of range");
+}

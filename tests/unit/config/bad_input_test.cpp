@@ -1,6 +1,8 @@
 // Every malformed configuration gives one line naming file, line, key and what was expected.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "config/application.hpp"
 #include "config/service.hpp"
 #include "support/test_support.hpp"
@@ -111,3 +113,21 @@ TEST_P(BadConfig, GivesOneActionableLine) {
 
 INSTANTIATE_TEST_SUITE_P(Config, BadConfig, ::testing::ValuesIn(kBadInputs),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// What the YAML parser complains about is quoted into the error, whose line it must not break
+// (found by fuzz/config_files: an escape of a line break inside a double-quoted string).
+TEST(BadInputOneLine, ParserMessagesStayOnOneLine) {
+  Warnings w;
+  for (std::string yaml : {std::string("broken: \"\\\n\"\nnext: \"\\\x01\"\n"),
+                           std::string("name: app\nenvironment]\x7f\0\n  production: {}\n", 42)}) {
+    try {
+      parse_service(yaml, "web/service.yml", "/app/web", w);
+      FAIL() << "parsed: " << yaml;
+    } catch (const ConfigError& e) {
+      std::string what = e.what();
+      EXPECT_TRUE(std::none_of(what.begin(), what.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+          << what;
+      EXPECT_EQ(what.rfind("web/service.yml:", 0), 0u) << what;
+    }
+  }
+}

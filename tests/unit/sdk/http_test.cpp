@@ -7,7 +7,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
 #include "exosphere/http.hpp"
+#include "exosphere/status.hpp"
 #include "support/test_support.hpp"
 
 using namespace exosphere::http;
@@ -114,4 +120,167 @@ TEST(HttpServer, EscapesHtml) {
             "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;");
   EXPECT_EQ(url_decode("a%20b+c"), "a b c");
   EXPECT_EQ(url_encode("a b/ü"), "a%20b%2F%C3%BC");
+}
+
+namespace {
+int connect_to(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Whether the server closed `fd` within `timeout` (reading whatever it sent first).
+bool closed_within(int fd, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) == 1) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n <= 0) return true;
+    }
+  }
+  return false;
+}
+}  // namespace
+
+// A client that sends a byte every 100 ms never completes a request: it is cut off once the
+// request timeout is up, however often it sends (a per-read timeout would keep it forever).
+TEST(HttpServer, AClientTricklingBytesIsCutOffAtTheRequestTimeout) {
+  ServerOptions o;
+  o.request_timeout = std::chrono::milliseconds(400);
+  Server server(o);
+  server.get("/", [](const Request&) { return Response::text("hi"); });
+  auto port = server.listen(0, "127.0.0.1");
+  int fd = connect_to(port);
+  ASSERT_GE(fd, 0);
+  std::string request = "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+  ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+  auto start = std::chrono::steady_clock::now();
+  bool cut = false;
+  while (!cut && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+    (void)!::send(fd, "a", 1, MSG_NOSIGNAL);
+    cut = closed_within(fd, std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(cut);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  ::close(fd);
+}
+
+// More trickling clients than the old server had threads: a normal request is still answered.
+TEST(HttpServer, TricklingClientsDoNotStallOthers) {
+  Server server;
+  server.get("/", [](const Request&) { return Response::text("hi"); });
+  auto port = server.listen(0, "127.0.0.1");
+  std::vector<int> slow;
+  for (int i = 0; i < 400; ++i) {
+    int fd = connect_to(port);
+    ASSERT_GE(fd, 0) << i;
+    (void)!::send(fd, "GET / HTTP/1.1\r\nHo", 18, MSG_NOSIGNAL);
+    slow.push_back(fd);
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto r = get(port, "/");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hi");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  for (int fd : slow) ::close(fd);
+}
+
+TEST(HttpServer, HeaderAndBodyLimits) {
+  ServerOptions o;
+  o.max_header_bytes = 1024;
+  o.max_body_bytes = 100;
+  Server server(o);
+  server.post("/", [](const Request& r) { return Response::text(std::to_string(r.body.size())); });
+  auto port = server.listen(0, "127.0.0.1");
+  EXPECT_EQ(call(port, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(2000, 'a') + "\r\n\r\n").status, 431);
+  EXPECT_EQ(post(port, "/", std::string(101, 'a')).status, 413);
+  auto ok = post(port, "/", std::string(100, 'a'));
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body, "100");
+}
+
+TEST(HttpServer, ListensOnIpv6AndHostNames) {
+  Server v6;
+  v6.get("/", [](const Request&) { return Response::text("six"); });
+  auto port = v6.listen(0, "::1");
+  int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(port);
+  a.sin6_addr = in6addr_loopback;
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  std::string req = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  (void)!::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  char buf[512] = {};
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 3000), 1);
+  ASSERT_GT(::recv(fd, buf, sizeof buf - 1, 0), 0);
+  EXPECT_NE(std::string(buf).find("six"), std::string::npos);
+  ::close(fd);
+
+  Server named;
+  named.get("/", [](const Request&) { return Response::text("named"); });
+  auto named_port = named.listen(0, "localhost");
+  EXPECT_EQ(get(named_port, "/").body, "named");
+
+  Server bad;
+  try {
+    bad.listen(0, "no-such-host.invalid");
+    FAIL() << "listened";
+  } catch (const exosphere::Error& e) {
+    EXPECT_EQ(e.status(), exosphere::Status::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("cannot listen on 'no-such-host.invalid'"), std::string::npos) << e.what();
+  }
+}
+
+// Handlers run on a pool: two requests whose handlers wait for each other both finish.
+TEST(HttpServer, HandlersRunSideBySide) {
+  Server server;
+  std::mutex m;
+  std::condition_variable cv;
+  int arrived = 0;
+  server.get("/meet", [&](const Request&) {
+    std::unique_lock lock(m);
+    ++arrived;
+    cv.notify_all();
+    bool met = cv.wait_for(lock, std::chrono::seconds(3), [&] { return arrived >= 2; });
+    return Response::text(met ? "met" : "alone");
+  });
+  auto port = server.listen(0, "127.0.0.1");
+  Reply a, b;
+  std::thread first([&] { a = get(port, "/meet"); });
+  std::thread second([&] { b = get(port, "/meet"); });
+  first.join();
+  second.join();
+  EXPECT_EQ(a.body, "met");
+  EXPECT_EQ(b.body, "met");
+}
+
+// stop() lets a request being handled finish and answers it; then nothing is accepted.
+TEST(HttpServer, StopIsGraceful) {
+  Server server;
+  std::promise<void> entered;
+  server.get("/slow", [&](const Request&) {
+    entered.set_value();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    return Response::text("finished");
+  });
+  auto port = server.listen(0, "127.0.0.1");
+  Reply r;
+  std::thread client([&] { r = get(port, "/slow"); });
+  ASSERT_EQ(entered.get_future().wait_for(std::chrono::seconds(3)), std::future_status::ready);
+  server.stop();
+  client.join();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "finished");
+  EXPECT_LT(connect_to(port), 0) << "still accepting after stop()";
 }
