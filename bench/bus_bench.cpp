@@ -488,6 +488,15 @@ int main(int argc, char** argv) {
                        R"("sink4":{"receives":["bench.fan"]},"idle":{}})";
   Server exocom = start_exocom(exocom_binary, routes);
   Server nats = start_nats();
+  // `bus_bench <exocom> sdk`: only the SDK's request/reply and its cost, for profiling.
+  if (argc > 2 && std::string_view(argv[2]) == "sdk") {
+    std::pair<double, double> cpu;
+    Samples s = sdk_request_reply(exocom.port, 2000, kLatencyRounds, {}, &cpu, exocom.pid);
+    report_cost("cost_sdk", "SDK → ExoCom (default: no spinning)", s, cpu);
+    Latency raw = latency(exocom, nats);
+    report_cost("cost_raw", "raw client → ExoCom", raw.exocom, raw.exocom_cpu);
+    return 0;
+  }
   // `bus_bench <exocom> throughput`: only the 1→1 run, for profiling.
   if (argc > 2 && std::string_view(argv[2]) == "throughput") {
     if (argc > 3) std::this_thread::sleep_for(std::chrono::seconds(std::stoi(argv[3])));

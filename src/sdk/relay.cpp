@@ -146,6 +146,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
   std::vector<std::function<void()>> online_callbacks, offline_callbacks;
   std::unordered_map<std::string, std::shared_ptr<Reply::State>> pending;
   std::unordered_map<std::string, Handler> streams;
+  Clock::time_point wakes_at = Clock::time_point::max();  // when the I/O thread's poll() ends at the latest
 
   // The handler thread's queue: guarded by `task_mutex`.
   std::mutex task_mutex;
@@ -494,13 +495,16 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
     return true;
   }
 
-  // Milliseconds poll() may sleep: until the earliest request deadline, at most a second.
+  // Milliseconds poll() may sleep: until the earliest deadline of a callback request (a waiting
+  // thread keeps its own deadline), at most a second.
   int next_timeout() {
     auto now = Clock::now();
     Clock::time_point next = now + std::chrono::seconds(1);
     {
       std::lock_guard lock(mutex);
-      for (const auto& [id, p] : pending) next = std::min(next, p->deadline);
+      for (const auto& [id, p] : pending)
+        if (p->callback) next = std::min(next, p->deadline);
+      wakes_at = next;
     }
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
     return static_cast<int>(std::clamp<long long>(ms, 0, 1000));
@@ -712,10 +716,12 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
     state->timeout = timeout;
     state->spin = config.reply_spin;
     state->relay = weak_from_this();
+    bool sooner;
     {
       // Registered before sending, so even an instant reply finds its request.
       std::lock_guard lock(mutex);
       pending[m.activity_id] = state;
+      sooner = state->callback && state->deadline < wakes_at;
     }
     try {
       write_frame(sdk::mask_frame(sdk::message_json(m.name, m.sender, m.id, m.activity_id, m.payload, options)));
@@ -724,7 +730,9 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
       pending.erase(m.activity_id);
       throw;
     }
-    wake();  // the I/O thread's poll timeout now includes this deadline
+    // Only a callback whose deadline comes before the I/O thread's next wake-up needs it woken; a
+    // waiting thread gives up at its deadline by itself.
+    if (sooner) wake();
     return state;
   }
 
