@@ -29,6 +29,7 @@
 #include "exosphere/relay.hpp"
 #include "common/envelope.hpp"
 #include "common/ids.hpp"
+#include "common/net.hpp"
 #include "common/websocket.hpp"
 
 namespace asio = boost::asio;
@@ -476,10 +477,7 @@ double nats_idle_rss(uint16_t port, pid_t pid) {
 
 int main(int argc, char** argv) {
   std::string exocom_binary = argc > 1 ? argv[1] : "build/release/src/exocom/exocom";
-  rlimit lim{};
-  getrlimit(RLIMIT_NOFILE, &lim);
-  lim.rlim_cur = lim.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &lim);
+  raise_open_file_limit();
 
   std::string routes = R"({"req":{"sends":["bench.ping","bench.stop"],"receives":["bench.pong"]},)"
                        R"("resp":{"receives":["bench.ping","bench.stop"],"sends":["bench.pong"]},)"

@@ -2,11 +2,8 @@
 // an endless request header every two seconds, while a normal client fetches a page, over a new
 // connection each time and over one kept-alive connection. The server runs in its own process
 // (`http_bench serve`); its request p99 under the attack is held to twice its idle p99.
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +14,7 @@
 #include <vector>
 
 #include "bench/bench_support.hpp"
+#include "common/net.hpp"
 #include "exosphere/http.hpp"
 
 using namespace exo;
@@ -28,13 +26,6 @@ namespace {
 constexpr int kTricklers = 1000;
 constexpr int kRequests = 3000;
 constexpr int kWarmup = 300;
-
-void raise_file_limit() {
-  rlimit lim{};
-  getrlimit(RLIMIT_NOFILE, &lim);
-  lim.rlim_cur = lim.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &lim);
-}
 
 int serve() {
   exosphere::http::Server web;
@@ -52,14 +43,8 @@ int serve() {
 }
 
 int connect_to(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("cannot connect");
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int fd = connect_loopback(port);
+  if (fd < 0) throw std::runtime_error("cannot connect");
   return fd;
 }
 
@@ -157,7 +142,7 @@ void line(const char* key, const char* label, double value, double target = -1) 
 }  // namespace
 
 int main(int argc, char** argv) {
-  raise_file_limit();
+  raise_open_file_limit();
   if (argc > 1 && std::string_view(argv[1]) == "serve") return serve();
   Server server = start_server({argv[0], "serve"}, {}, "listening on port (\\d+)");
 

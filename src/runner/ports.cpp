@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/error.hpp"
+#include "common/net.hpp"
 
 namespace exo::runner {
 
@@ -22,22 +23,6 @@ sockaddr_in loopback(uint16_t port) {
   return a;
 }
 
-int connect_to(uint16_t port, int timeout_ms) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  auto a = loopback(port);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS) {
-    ::close(fd);
-    return -1;
-  }
-  pollfd p{fd, POLLOUT, 0};
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::poll(&p, 1, timeout_ms) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 }  // namespace
 
 PortReservation::~PortReservation() {
@@ -59,7 +44,7 @@ uint16_t free_port(PortReservation* reservation) {
 }
 
 bool port_open(uint16_t port) {
-  int fd = connect_to(port, 200);
+  int fd = connect_loopback(port, std::chrono::milliseconds(200));
   if (fd < 0) return false;
   ::close(fd);
   return true;

@@ -5,8 +5,6 @@
 // hold a few kilobytes, never a thread, and cannot stall the handlers.
 #include "exosphere/http.hpp"
 
-#include <sys/resource.h>
-
 #include <atomic>
 #include <condition_variable>
 #include <iostream>
@@ -28,6 +26,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "common/net.hpp"
 #include "exosphere/status.hpp"
 #include "sdk/http_router.hpp"
 
@@ -39,18 +38,6 @@ namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
-namespace {
-
-// Servers hold a descriptor per client: the soft limit (often 1,024) is raised to the hard one.
-void raise_open_file_limit() {
-  rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
-    lim.rlim_cur = lim.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &lim);
-  }
-}
-
-}  // namespace
 
 class Session;
 
@@ -244,7 +231,7 @@ std::uint16_t Server::listen(std::uint16_t port, const std::string& host) {
     acc.close(ignored);
     throw Error(Status::invalid_argument, "cannot listen on port " + std::to_string(port) + " of '" + host + "': " + ec.message());
   }
-  raise_open_file_limit();
+  exo::raise_open_file_limit();
   impl_->accept();
   impl_->io_thread = std::thread([impl = impl_.get()] { impl->io.run(); });
   return acc.local_endpoint().port();

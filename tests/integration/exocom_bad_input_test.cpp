@@ -14,6 +14,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "common/ids.hpp"
+#include "common/net.hpp"
 #include "support/processes.hpp"
 #include "support/ws_client.hpp"
 
@@ -51,12 +52,8 @@ struct Healthy {
 };
 
 int raw_connect(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("cannot connect");
+  int fd = connect_loopback(port);
+  if (fd < 0) throw std::runtime_error("cannot connect");
   return fd;
 }
 

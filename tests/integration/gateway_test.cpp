@@ -2,10 +2,7 @@
 // gateway role, what comes back goes to the right browser only.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -14,6 +11,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "common/net.hpp"
 #include "support/processes.hpp"
 #include "support/ws_client.hpp"
 
@@ -207,12 +205,8 @@ TEST(Gateway, KeepsAcceptingAfterAnAcceptError) {
   rlimit tight{open, saved.rlim_max};
   ASSERT_EQ(prlimit(pid, RLIMIT_NOFILE, &tight, nullptr), 0);
 
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(bus.gateway);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);  // the kernel's backlog takes it
+  int fd = connect_loopback(bus.gateway);  // the kernel's backlog takes it
+  ASSERT_GE(fd, 0);
   EXPECT_NE(bus.exocom.output().wait_for("accepting a connection failed"), std::string::npos) << bus.exocom.output().text();
   ::close(fd);
 

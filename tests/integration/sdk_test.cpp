@@ -42,15 +42,21 @@ struct Responder {
   }
 };
 
+// A client and a responder, both connected.
+struct Pair {
+  Responder responder;
+  Relay client;
+  explicit Pair(uint16_t port) : responder(port), client(config(port, "client")) { client.start(); }
+  bool online() { return client.wait_online(5s) && responder.relay.wait_online(5s); }
+};
+
 }  // namespace
 
 TEST(SdkWithExocom, RequestReplyThroughTheBus) {
   Exocom bus(kRoutes, {"--quiet"});
-  Responder responder(bus.port());
-  Relay client(config(bus.port(), "client"));
-  client.start();
-  ASSERT_TRUE(client.wait_online(5s));
-  ASSERT_TRUE(responder.relay.wait_online(5s));
+  Pair pair(bus.port());
+  ASSERT_TRUE(pair.online());
+  Relay& client = pair.client;
   auto reply = client.request("ping", json::object{{"n", 7}}, 5s).get();
   EXPECT_EQ(reply.name, "pong");
   EXPECT_EQ(reply.payload.at("n"), 7);
@@ -61,11 +67,9 @@ TEST(SdkWithExocom, RequestReplyThroughTheBus) {
 // past Boost.JSON's default of 32 it used to arrive as null.
 TEST(SdkWithExocom, DeepPayloadsArriveWhole) {
   Exocom bus(kRoutes, {"--quiet"});
-  Responder responder(bus.port());
-  Relay client(config(bus.port(), "client"));
-  client.start();
-  ASSERT_TRUE(client.wait_online(5s));
-  ASSERT_TRUE(responder.relay.wait_online(5s));
+  Pair pair(bus.port());
+  ASSERT_TRUE(pair.online());
+  Relay& client = pair.client;
   for (int levels : {40, 63}) {
     json::value deep = json::object{{"bottom", true}};
     for (int i = 1; i < levels; ++i) deep = json::array{deep};

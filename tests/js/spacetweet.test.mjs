@@ -21,6 +21,13 @@ const freePort = () => new Promise((resolve) => {
   });
 });
 
+// Debian's Chromium, headless, with nothing that would try to reach the network.
+const launchChromium = () => chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
 // `make run`, with ports the OS chose and a data folder of its own.
 async function startSpaceTweet() {
   const web = await freePort();
@@ -59,11 +66,7 @@ async function startSpaceTweet() {
 
 test('sign up, tweet, see it live in another page, delete it', { timeout: 900000 }, async (t) => {
   const app = await startSpaceTweet();
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   t.after(async () => {
     await browser.close();
     await app.stop();
@@ -122,11 +125,7 @@ function descendants(pid, needle) {
 
 test('kill -9 of ExoCom: a new one runs, the services come back, a tweet goes through, within 3 s', { timeout: 900000 }, async (t) => {
   const app = await startSpaceTweet();
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   t.after(async () => {
     await browser.close();
     await app.stop();

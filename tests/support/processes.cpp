@@ -1,7 +1,5 @@
 #include "support/processes.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,6 +11,7 @@
 #include <stdexcept>
 
 #include "common/files.hpp"
+#include "common/net.hpp"
 #include "support/test_support.hpp"
 
 namespace exo::test {
@@ -132,15 +131,8 @@ Exocom::Exocom(std::string service_data, std::vector<std::string> args, std::map
 std::pair<int, std::string> Exocom::get(std::string_view path) const { return http_get(port_, path); }
 
 std::pair<int, std::string> http_get(uint16_t port, std::string_view path, std::chrono::milliseconds timeout) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return {0, ""};
-  }
+  int fd = connect_loopback(port, timeout);
+  if (fd < 0) return {0, ""};
   std::string req = "GET " + std::string(path) + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
   (void)!::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
   std::string resp;

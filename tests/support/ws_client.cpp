@@ -14,6 +14,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "common/ids.hpp"
+#include "common/net.hpp"
 
 namespace exo::test {
 
@@ -33,17 +34,8 @@ void write_all(int fd, std::string_view bytes) {
 }  // namespace
 
 WsClient WsClient::connect(uint16_t port, std::string_view path, std::string_view extra_headers) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot connect to port " + std::to_string(port) + ": " + std::strerror(errno));
-  }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int fd = connect_loopback(port);
+  if (fd < 0) throw std::runtime_error("cannot connect to port " + std::to_string(port));
   WsClient c(fd);
   std::string key = ws::base64(random_hex(8));
   std::string req = "GET " + std::string(path) + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"

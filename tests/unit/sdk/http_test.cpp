@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/net.hpp"
 #include "exosphere/http.hpp"
 #include "exosphere/status.hpp"
 #include "support/test_support.hpp"
@@ -26,12 +27,8 @@ struct Reply {
 };
 
 Reply call(uint16_t port, const std::string& raw) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return {};
+  int fd = exo::connect_loopback(port);
+  if (fd < 0) return {};
   (void)!::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL);
   std::string resp;
   char buf[4096];
@@ -123,18 +120,7 @@ TEST(HttpServer, EscapesHtml) {
 }
 
 namespace {
-int connect_to(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
+int connect_to(uint16_t port) { return exo::connect_loopback(port, std::chrono::milliseconds(500)); }
 
 // Whether the server closed `fd` within `timeout` (reading whatever it sent first).
 bool closed_within(int fd, std::chrono::milliseconds timeout) {
