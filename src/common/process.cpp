@@ -250,7 +250,9 @@ bool Process::running() { return pid_ > 0 && !poll(); }
 void Process::signal(int sig) {
   if (pid_ <= 0) return;
   // Grandchildren may outlive the leader, so the group is signalled even after the leader exited.
-  if (own_group_) ::kill(-pid_, sig);
+  // One signal only: a second SIGTERM could arrive after the child had already put its handler
+  // away while shutting down, and kill it mid-way (exit code 143 instead of 0).
+  if (own_group_ && ::kill(-pid_, sig) == 0) return;
   if (!exit_code_) ::kill(pid_, sig);
 }
 

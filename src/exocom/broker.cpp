@@ -33,6 +33,14 @@ std::string error_payload(std::string_view code, const std::string& message, con
   return out + "}";
 }
 
+// Instance ids travel in presence announcements and headers between nodes: printable, no spaces.
+bool valid_instance_key(std::string_view key) {
+  if (key.empty() || key.size() > 100) return false;
+  return std::all_of(key.begin(), key.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':' || c == '/' || c == '~';
+  });
+}
+
 std::vector<std::string> names_from(const json::object& o, std::string_view key) {
   std::vector<std::string> out;
   if (auto* a = o.if_contains(key); a && a->is_array())
@@ -108,13 +116,192 @@ void Broker::disconnected(Peer& peer, std::vector<Frame> undelivered) {
   if (!peer.registered_) return;
   RoleState* r = role(peer.role_);
   EXO_ASSERT(r != nullptr);
-  std::erase(r->instances, &peer);
+  if (auto* i = static_cast<Instance*>(peer.instance_); i && i->peer == &peer) remove_instance(*i);
   peer.registered_ = false;
   peer.role_state_ = nullptr;
+  peer.instance_ = nullptr;
   log_.info("'" + peer.role_ + "' disconnected");
   now_ = Clock::now();
+  announce();
   // What the connection never wrote goes to another instance, or waits for the next one.
   for (auto& f : undelivered) deliver(*r, f, nullptr);
+}
+
+// --- instances ------------------------------------------------------------------------------
+
+Broker::Instance& Broker::add_instance(RoleState& r, std::string key, uint64_t epoch, uint64_t serial) {
+  auto instance = std::make_unique<Instance>();
+  Instance& i = *instance;
+  i.serial = serial ? serial : next_serial_++;
+  i.key = std::move(key);
+  i.role = &r;
+  i.epoch = epoch;
+  instance_by_key_[i.key] = &i;
+  instances_.emplace(i.serial, std::move(instance));
+  return i;
+}
+
+void Broker::remove_instance(Instance& i) {
+  std::erase(i.peer ? i.role->local : i.role->remote, &i);
+  if (i.peer) {
+    i.peer->instance_ = nullptr;
+    i.peer = nullptr;
+  }
+  instance_by_key_.erase(i.key);
+  instances_.erase(i.serial);  // destroys `i`
+}
+
+Broker::Instance* Broker::instance_by_serial(uint64_t serial) const {
+  auto it = instances_.find(serial);
+  return it == instances_.end() ? nullptr : it->second.get();
+}
+
+std::vector<InstanceInfo> Broker::local_instances() const {
+  std::vector<InstanceInfo> out;
+  for (const auto& r : roles_)
+    for (const Instance* i : r->local) out.push_back({i->key, r->name, i->epoch});
+  return out;
+}
+
+void Broker::remote_instances(NodeIndex node, const std::vector<InstanceInfo>& announced) {
+  now_ = Clock::now();
+  std::vector<RoleState*> gained;
+  StringMap<bool> listed;
+  for (const auto& info : announced) {
+    RoleState* r = role(info.role);
+    if (!r) continue;  // the routes matched when the node joined; a role it learned since is not ours
+    listed[info.key] = true;
+    auto found = instance_by_key_.find(info.key);
+    if (found == instance_by_key_.end()) {
+      Instance& i = add_instance(*r, info.key, info.epoch);
+      i.node = node;
+      r->remote.push_back(&i);
+      gained.push_back(r);
+      continue;
+    }
+    Instance& i = *found->second;
+    if (i.node == node && !i.peer && i.role == r) {
+      i.epoch = std::max(i.epoch, info.epoch);
+      continue;
+    }
+    // The same instance elsewhere: its newest connection wins.
+    if (info.epoch < i.epoch) continue;
+    if (i.peer) {
+      log_.info("'" + r->name + "' instance " + i.key + " reconnected to node " + federation_->node_name(node) +
+                "; closing its old connection here");
+      i.peer->close(ws::close_code::policy_violation, "this instance reconnected to another ExoCom node");
+    }
+    uint64_t serial = i.serial;
+    remove_instance(i);
+    // The same serial, so activities pinned to the instance follow it to its new node.
+    Instance& moved = add_instance(*r, info.key, info.epoch, serial);
+    moved.node = node;
+    r->remote.push_back(&moved);
+    gained.push_back(r);
+  }
+  std::vector<Instance*> gone;
+  for (const auto& [serial, i] : instances_)
+    if (i->node == node && !i->peer && !listed.count(i->key)) gone.push_back(i.get());
+  for (Instance* i : gone) remove_instance(*i);
+  if (!gone.empty()) announce();  // a connection here may have been closed for a newer one
+  for (RoleState* r : gained) flush_buffer(*r);
+}
+
+void Broker::remote_delivery(NodeIndex from, const Hop& hop, std::string_view text) {
+  now_ = Clock::now();
+  ++metrics_.received_from_nodes;
+  RoleState* to = role(hop.to_role);
+  if (!to) {
+    metrics_.dropped["unknown-role"]++;
+    return;
+  }
+  std::chrono::nanoseconds since{0};
+  Activity* activity = hop.activity.empty() ? nullptr : touch_activity(hop.activity, now_, &since);
+  const Instance* sender = nullptr;
+  if (activity) {
+    // Replies of this activity go back to the instance that sent it, on its node.
+    if (RoleState* sender_role = hop.from_instance.empty() ? nullptr : role(hop.from_role)) {
+      auto found = instance_by_key_.find(hop.from_instance);
+      Instance* i = found != instance_by_key_.end() ? found->second : nullptr;
+      if (!i) {  // not announced yet: remembered where it is, until the node's announcement says more
+        i = &add_instance(*sender_role, std::string(hop.from_instance), 0);
+        i->node = from;
+        sender_role->remote.push_back(i);
+      }
+      pin(*activity, *sender_role, *i);
+      sender = i;
+    }
+    if (to == security_ && hop.from_role == "exocom") activity->verdict_node = from;
+    if (hop.from_role == kSecurityRole) activity->answer_node = from;
+  }
+  Frame frame = Frame::make(ws::Opcode::text, text);
+  auto found = instance_by_key_.find(hop.to_instance);
+  if (found != instance_by_key_.end() && found->second->peer && found->second->role == to) {
+    Instance& target = *found->second;
+    if (activity) pin(*activity, *to, target);
+    ++to->delivered;
+    ++metrics_.delivered;
+    target.peer->send(frame);
+    return;
+  }
+  // The instance went away or moved on: another one takes it (the instance where it moved, when
+  // the activity is pinned to it). A message is sent on from node to node once at most; after that
+  // it waits here for an instance.
+  Instance* target = pick(*to, activity);
+  if (!target || (!target->peer && hop.hops > 0)) {
+    deliver_held(*to, frame, sender, hop.from_role, hop.activity);
+    return;
+  }
+  ++to->delivered;
+  ++metrics_.delivered;
+  if (target->peer) return target->peer->send(frame);
+  ++metrics_.sent_to_nodes;
+  federation_->deliver(target->node, Hop{to->name, target->key, hop.from_role, hop.from_instance, hop.activity, 1}, frame);
+}
+
+void Broker::remote_forward(NodeIndex from, Forward kind, std::string_view text) {
+  now_ = Clock::now();
+  wire::Envelope env;
+  std::string error;
+  if (!security_ || !wire::scan(text, env, error)) {
+    metrics_.dropped["invalid-forward"]++;
+    return;
+  }
+  if (kind == Forward::verdict) {
+    if (pending_authorizations_.count(env.activity_id))
+      return security_verdict(env, env.name == "message authorized", text);
+    log_.warning("Node " + federation_->node_name(from) + " forwarded a verdict for an unknown or expired activity '" +
+                 std::string(env.activity_id) + "'; ignored");
+    metrics_.refused["unknown-activity"]++;
+    return;
+  }
+  auto it = pending_data_requests_.find(env.activity_id);
+  if (it == pending_data_requests_.end()) return;  // answered already, or expired
+  std::string outer = std::move(it->second.outer_activity);
+  pending_data_requests_.erase(it);
+  security_answer(env.name, env.sender, std::string(text), outer);
+}
+
+std::string Broker::routes_fingerprint() const {
+  std::vector<const RoleState*> sorted;
+  for (const auto& r : roles_) sorted.push_back(r.get());
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->name < b->name; });
+  std::string canonical;
+  for (const auto* r : sorted) {
+    canonical += r->name + "\x1f" + r->routes.ns + "\x1f";
+    for (const auto* list : {&r->routes.receives, &r->routes.sends})
+      for (const auto& n : *list) canonical += n + "\x1e";
+    for (const auto& t : r->routes.translations) canonical += t.public_name + "=" + t.internal_name + "\x1e";
+    canonical += "\x1d";
+  }
+  return stable_hash_hex(canonical, 16);
+}
+
+void Broker::node_gone(NodeIndex node) {
+  std::vector<Instance*> gone;
+  for (const auto& [serial, i] : instances_)
+    if (i->node == node && !i->peer) gone.push_back(i.get());
+  for (Instance* i : gone) remove_instance(*i);
 }
 
 void Broker::message(Peer& peer, std::string_view text) {
@@ -158,7 +345,7 @@ void Broker::message(Peer& peer, std::string_view text) {
   if (security_ && sender == security_) {
     if (env.name == "security request") return security_data_request(env);
     if (env.name == "message authorized" || env.name == "message unauthorized")
-      return security_verdict(env, env.name == "message authorized");
+      return security_verdict(env, env.name == "message authorized", text);
   }
   auto public_name = sender->public_of.find(env.name);
   if (public_name == sender->public_of.end()) {
@@ -169,13 +356,10 @@ void Broker::message(Peer& peer, std::string_view text) {
   // Replies go back to the instance that took part in the activity.
   std::chrono::nanoseconds since{0};
   Activity* activity = env.activity_id.empty() ? nullptr : touch_activity(env.activity_id, now_, &since);
-  if (activity) {
-    auto& aff = activity->affinity;
-    auto it = std::find_if(aff.begin(), aff.end(), [&](const auto& a) { return a.first == sender; });
-    if (it == aff.end()) aff.emplace_back(sender, peer.id());
-    else it->second = peer.id();
-  }
-  if (security_ && sender != security_ && security_intercepts(peer, *sender, env)) return;
+  auto* from = static_cast<Instance*>(peer.instance_);
+  EXO_ASSERT(from != nullptr);
+  if (activity) pin(*activity, *sender, *from);
+  if (security_ && sender != security_ && security_intercepts(peer, *sender, env, activity)) return;
   ++metrics_.received;
   if (since.count() > 0) metrics_.observe_latency(since);
   route(&peer, *sender, env, since, activity);
@@ -183,6 +367,7 @@ void Broker::message(Peer& peer, std::string_view text) {
 
 void Broker::route(Peer* from, RoleState& sender, const wire::Envelope& env, std::chrono::nanoseconds since,
                    Activity* activity) {
+  const Instance* origin = from ? static_cast<const Instance*>(from->instance_) : nullptr;
   auto pub_it = sender.public_of.find(env.name);
   std::string_view public_name = pub_it == sender.public_of.end() ? env.name : std::string_view(pub_it->second);
   auto subs_it = subscribers_.find(public_name);
@@ -207,7 +392,9 @@ void Broker::route(Peer* from, RoleState& sender, const wire::Envelope& env, std
       frame = Frame::make(ws::Opcode::text, scratch_);
       frame_name = sub.internal_name;
     }
-    if (!deliver(*sub.role, frame, activity)) refused_full = true;
+    std::string session;
+    if (sub.role->everywhere && federation_) session = session_of(env);
+    if (!deliver(*sub.role, frame, activity, origin, sender.name, env.activity_id, session)) refused_full = true;
     if (log_.tracing())
       log_.trace(sender.name, env.name, sub.internal_name, sub.role->name, since,
                  env.payload ? env.payload->value : std::string_view());
@@ -217,49 +404,96 @@ void Broker::route(Peer* from, RoleState& sender, const wire::Envelope& env, std
            "Message '" + std::string(env.name) + "' was dropped for a role whose buffer is full", false);
 }
 
-bool Broker::deliver(RoleState& to, const Frame& frame, Activity* activity) {
-  if (to.instances.empty()) {
-    const auto& lim = options_.limits;
-    if (to.buffer.size() >= lim.buffer_messages || to.buffer_bytes + frame.size() > lim.buffer_bytes) {
-      metrics_.dropped["buffer-full"]++;
-      if (!to.overflowing)
-        log_.warning(fmt::format("The buffer for '{}' is full ({} messages); new messages for it are dropped until an "
-                                 "instance registers", to.name, to.buffer.size()));
-      to.overflowing = true;
-      return false;
+bool Broker::deliver(RoleState& to, const Frame& frame, Activity* activity, const Instance* from,
+                     std::string_view from_role, std::string_view activity_id, std::string_view session) {
+  Instance* target = nullptr;
+  if (to.everywhere && federation_ && !to.remote.empty()) {
+    if (session.empty()) {
+      // A message for every browser: every node's gateway gets it.
+      for (auto* list : {&to.local, &to.remote})
+        for (Instance* i : *list) send_to(*i, frame, from, from_role, activity_id);
+      ++to.delivered;
+      ++metrics_.delivered;
+      return true;
     }
-    if (to.buffer.empty())
-      log_.info("No instance of '" + to.name + "' is online; holding its messages until one registers");
-    to.buffer.push_back({frame, now_});
-    to.buffer_bytes += frame.size();
-    ++metrics_.buffered;
-    return true;
+    NodeIndex node = federation_->node_of_session(session);
+    for (Instance* i : node == kThisNode ? to.local : to.remote)
+      if (i->node == node) target = i;
   }
-  Peer* target = nullptr;
+  if (!target) target = pick(to, activity);
+  if (!target) return deliver_held(to, frame, from, from_role, activity_id);
+  ++to.delivered;
+  ++metrics_.delivered;
+  send_to(*target, frame, from, from_role, activity_id);
+  return true;
+}
+
+bool Broker::deliver_held(RoleState& to, const Frame& frame, const Instance* from, std::string_view from_role,
+                          std::string_view activity_id) {
+  const auto& lim = options_.limits;
+  if (to.buffer.size() >= lim.buffer_messages || to.buffer_bytes + frame.size() > lim.buffer_bytes) {
+    metrics_.dropped["buffer-full"]++;
+    if (!to.overflowing)
+      log_.warning(fmt::format("The buffer for '{}' is full ({} messages); new messages for it are dropped until an "
+                               "instance registers", to.name, to.buffer.size()));
+    to.overflowing = true;
+    return false;
+  }
+  if (to.buffer.empty()) log_.info("No instance of '" + to.name + "' is online; holding its messages until one registers");
+  to.buffer.push_back({frame, now_, from ? from->key : std::string(), std::string(from_role), std::string(activity_id)});
+  to.buffer_bytes += frame.size();
+  ++metrics_.buffered;
+  return true;
+}
+
+Broker::Instance* Broker::pick(RoleState& to, Activity* activity) {
   std::pair<RoleState*, uint64_t>* pinned = nullptr;
   if (activity) {
     for (auto& a : activity->affinity)
       if (a.first == &to) pinned = &a;
-    if (pinned) {
-      Peer* p = peer_by_id(pinned->second);
-      if (p && p->registered_ && p->role_ == to.name) target = p;
-    }
+    if (pinned)
+      if (Instance* i = instance_by_serial(pinned->second); i && i->role == &to) return i;
   }
-  if (!target) {
-    target = to.instances[to.next++ % to.instances.size()];
-    if (pinned) pinned->second = target->id();
-    else if (activity) activity->affinity.emplace_back(&to, target->id());
-  }
-  ++to.delivered;
-  ++metrics_.delivered;
-  target->send(frame);
-  return true;
+  Instance* target;
+  if (!to.local.empty()) target = to.local[to.next_local++ % to.local.size()];
+  else if (!to.remote.empty()) target = to.remote[to.next_remote++ % to.remote.size()];
+  else return nullptr;
+  if (pinned) pinned->second = target->serial;
+  else if (activity) activity->affinity.emplace_back(&to, target->serial);
+  return target;
+}
+
+void Broker::pin(Activity& activity, RoleState& role, const Instance& instance) {
+  auto& aff = activity.affinity;
+  auto it = std::find_if(aff.begin(), aff.end(), [&](const auto& a) { return a.first == &role; });
+  if (it == aff.end()) aff.emplace_back(&role, instance.serial);
+  else it->second = instance.serial;
+}
+
+void Broker::send_to(Instance& target, const Frame& frame, const Instance* from, std::string_view from_role,
+                     std::string_view activity_id) {
+  if (target.peer) return target.peer->send(frame);
+  ++metrics_.sent_to_nodes;
+  federation_->deliver(target.node, Hop{target.role->name, target.key, from_role, from ? from->key : std::string_view(), activity_id, 0},
+                       frame);
+}
+
+std::string Broker::session_of(const wire::Envelope& env) {
+  if (!env.auth || env.auth->type != wire::JsonType::object) return {};
+  wire::Envelope auth;
+  std::string error;
+  if (!wire::scan(env.auth->value, auth, error)) return {};
+  const auto* sid = auth.find("sessionId");
+  if (!sid || sid->type != wire::JsonType::string) return {};
+  std::string decoded;
+  wire::decode_json_string(sid->value, decoded);
+  return decoded;
 }
 
 void Broker::flush_buffer(RoleState& r) {
   r.overflowing = false;
   size_t delivered = 0, expired = 0;
-  while (!r.buffer.empty() && !r.instances.empty()) {
+  while (!r.buffer.empty() && (!r.local.empty() || !r.remote.empty())) {
     Buffered b = std::move(r.buffer.front());
     r.buffer.pop_front();
     r.buffer_bytes -= b.frame.size();
@@ -267,7 +501,9 @@ void Broker::flush_buffer(RoleState& r) {
       ++expired;
       continue;
     }
-    deliver(r, b.frame, nullptr);
+    auto from = instance_by_key_.find(b.from_key);
+    Activity* activity = b.activity.empty() ? nullptr : find_activity(b.activity);
+    deliver(r, b.frame, activity, from == instance_by_key_.end() ? nullptr : from->second, b.from_role, b.activity);
     ++delivered;
   }
   if (expired) {
@@ -276,6 +512,11 @@ void Broker::flush_buffer(RoleState& r) {
                              std::chrono::duration_cast<std::chrono::seconds>(options_.limits.buffer_ttl).count()));
   }
   if (delivered) log_.info(fmt::format("Delivered {} held messages to '{}'", delivered, r.name));
+}
+
+Broker::Activity* Broker::find_activity(std::string_view id) {
+  auto it = activities_.find(id);
+  return it == activities_.end() ? nullptr : &it->second;
 }
 
 Broker::Activity* Broker::touch_activity(std::string_view id, Clock::time_point now, std::chrono::nanoseconds* since) {
@@ -292,7 +533,10 @@ Broker::Activity* Broker::touch_activity(std::string_view id, Clock::time_point 
     activity_lru_.pop_back();
   }
   activity_lru_.emplace_front(id);
-  auto [pos, inserted] = activities_.emplace(std::string(id), Activity{now, {}, activity_lru_.begin()});
+  Activity fresh;
+  fresh.last = now;
+  fresh.lru = activity_lru_.begin();
+  auto [pos, inserted] = activities_.emplace(std::string(id), std::move(fresh));
   EXO_ASSERT(inserted);
   return &pos->second;
 }
@@ -304,6 +548,8 @@ void Broker::register_peer(Peer& peer, const wire::Envelope& env) {
     return;
   }
   bool ack = false, errors = false;
+  std::string key;
+  uint64_t epoch = 0;
   json::object payload;
   if (env.payload && env.payload->type == wire::JsonType::object) {
     boost::system::error_code ec;
@@ -311,6 +557,11 @@ void Broker::register_peer(Peer& peer, const wire::Envelope& env) {
     if (!ec && v.is_object()) payload = std::move(v.get_object());
     if (auto* a = payload.if_contains("ack"); a && a->is_bool()) ack = a->get_bool();
     if (auto* e = payload.if_contains("errors"); e && e->is_bool()) errors = e->get_bool();
+    // A client that names its instance keeps its identity when it reconnects, to any node.
+    if (auto* i = payload.if_contains("instance"); i && i->is_string() && valid_instance_key(i->get_string()))
+      key = i->get_string();
+    if (auto* e = payload.if_contains("epoch"); e && e->is_uint64()) epoch = e->get_uint64();
+    else if (e && e->is_int64() && e->get_int64() >= 0) epoch = static_cast<uint64_t>(e->get_int64());
   }
   if (peer.registered_) {
     if (requested != peer.role_) {
@@ -341,19 +592,41 @@ void Broker::register_peer(Peer& peer, const wire::Envelope& env) {
       rebuild_subscriptions();
       log_.info("Learned the routes of '" + requested + "' from its registration (--dev-open)");
     }
+    if (key.empty()) key = (federation_ ? federation_->node_name(kThisNode) + "/" : std::string()) + "c" + std::to_string(peer.id());
+    if (auto found = instance_by_key_.find(key); found != instance_by_key_.end()) {
+      Instance& old = *found->second;
+      if (epoch < old.epoch) {
+        metrics_.refused["stale-instance"]++;
+        peer.close(ws::close_code::policy_violation, "a newer connection of this instance exists");
+        return;
+      }
+      // The same instance again (it reconnected before its old connection was noticed gone, or it
+      // moved here from another node): the new connection takes its place, its affinity stays.
+      if (old.peer) old.peer->close(ws::close_code::policy_violation, "replaced by a newer connection of this instance");
+      uint64_t serial = old.serial;
+      remove_instance(old);
+      add_instance(*r, key, epoch, serial);
+    } else {
+      add_instance(*r, key, epoch);
+    }
+    Instance& instance = *instance_by_key_.at(key);
+    instance.peer = &peer;
+    r->local.push_back(&instance);
+    peer.instance_ = &instance;
     peer.role_ = requested;
     peer.role_state_ = r;
     peer.registered_ = true;
     peer.wants_ack_ = ack;
     peer.wants_errors_ = errors;
-    r->instances.push_back(&peer);
     log_.info("'" + requested + "' registered");
+    announce();
   }
   RoleState* r = role(peer.role_);
   if (peer.wants_ack_)
     send_own(peer, "exocom.registered", env.activity_id,
-             "{\"role\":" + quote(peer.role_) + ",\"instance\":\"" + std::to_string(peer.id()) +
-                 "\",\"held\":" + std::to_string(r->buffer.size()) + "}");
+             "{\"role\":" + quote(peer.role_) + ",\"instance\":" + quote(static_cast<Instance*>(peer.instance_)->key) +
+                 ",\"held\":" + std::to_string(r->buffer.size()) +
+                 (federation_ ? ",\"node\":" + quote(federation_->node_name(kThisNode)) : std::string()) + "}");
   flush_buffer(*r);
 }
 
@@ -400,16 +673,19 @@ void Broker::send_own(Peer& to, std::string_view name, std::string_view activity
 
 // --- the security adapter -------------------------------------------------------------------
 
-bool Broker::security_intercepts(Peer& peer, RoleState& sender, const wire::Envelope& env) {
+bool Broker::security_intercepts(Peer& peer, RoleState& sender, const wire::Envelope& env, Activity* activity) {
   std::string delivered;
   wire::write_delivery(delivered, env, {quote(env.name), sender.name_json, quote(new_uuid()), timestamp(), 0});
   if (!env.activity_id.empty()) {
     if (auto it = pending_data_requests_.find(env.activity_id); it != pending_data_requests_.end()) {
-      // The answer to a data request the security service made: wrap it for security.
       std::string outer = std::move(it->second.outer_activity);
       pending_data_requests_.erase(it);
-      deliver(*security_, own_frame("security response", outer, "exocom", delivered, true), nullptr);
-      log_.trace(sender.name, env.name, "security response", security_->name, {}, {});
+      security_answer(env.name, sender.name, delivered, outer);
+      return true;
+    }
+    if (activity && activity->answer_node != kThisNode && federation_) {
+      // The answer to a data request made on another node: it is wrapped there.
+      federation_->forward(activity->answer_node, Forward::answer, delivered);
       return true;
     }
   }
@@ -424,8 +700,20 @@ bool Broker::security_intercepts(Peer& peer, RoleState& sender, const wire::Enve
   return true;
 }
 
-void Broker::security_verdict(const wire::Envelope& env, bool authorized) {
+// The answer to a data request the security service made: wrapped for security.
+void Broker::security_answer(std::string_view name, std::string_view sender, const std::string& delivered,
+                             const std::string& outer_activity) {
+  deliver(*security_, own_frame("security response", outer_activity, "exocom", delivered, true), nullptr);
+  log_.trace(sender, name, "security response", security_->name, {}, {});
+}
+
+void Broker::security_verdict(const wire::Envelope& env, bool authorized, std::string_view text) {
   auto it = pending_authorizations_.find(env.activity_id);
+  if (it == pending_authorizations_.end() && federation_) {
+    // The message it judged waits on the node that asked.
+    if (Activity* a = find_activity(env.activity_id); a && a->verdict_node != kThisNode)
+      return federation_->forward(a->verdict_node, Forward::verdict, text);
+  }
   if (it == pending_authorizations_.end()) {
     log_.warning("Security sent '" + std::string(env.name) + "' for an unknown or expired activity '" +
                  std::string(env.activity_id) + "'; ignored");
@@ -455,11 +743,11 @@ void Broker::security_verdict(const wire::Envelope& env, bool authorized) {
              error_payload("unauthorized", "The security service refused '" + std::string(original.name) + "'", &original));
   // As the original: `message unauthorized`, carrying the refused message, goes to whoever
   // receives it; activity affinity brings it to the sending instance.
-  std::string text = "{\"name\":\"message unauthorized\",\"id\":\"" + new_uuid() + "\"";
-  if (!original.activity_id.empty()) text += ",\"activityId\":" + quote(original.activity_id);
-  text += ",\"payload\":" + pending.text + "}";
+  std::string notice_text = "{\"name\":\"message unauthorized\",\"id\":\"" + new_uuid() + "\"";
+  if (!original.activity_id.empty()) notice_text += ",\"activityId\":" + quote(original.activity_id);
+  notice_text += ",\"payload\":" + pending.text + "}";
   wire::Envelope notice;
-  EXO_ASSERT(wire::scan(text, notice, error));
+  EXO_ASSERT(wire::scan(notice_text, notice, error));
   auto subs = subscribers_.find("message unauthorized");
   if (subs != subscribers_.end() && !subs->second.empty()) route(nullptr, *security_, notice, since, activity);
 }
@@ -546,8 +834,8 @@ std::string Broker::config_json() const {
   std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->name < b->name; });
   json::object routes;
   for (const auto* r : sorted) {
-    if (!r->instances.empty())
-      clients.push_back(json::object{{"role", r->name}, {"instances", r->instances.size()}});
+    if (size_t n = r->local.size() + r->remote.size())
+      clients.push_back(json::object{{"role", r->name}, {"instances", n}});
     json::array receives, sends, translations;
     for (const auto& n : r->routes.receives) receives.emplace_back(n);
     for (const auto& n : r->routes.sends) sends.emplace_back(n);
@@ -563,7 +851,8 @@ std::string Broker::config_json() const {
 std::string Broker::status_json() const {
   json::object roles;
   for (const auto& r : roles_)
-    roles[r->name] = json::object{{"instances", r->instances.size()}, {"held", r->buffer.size()}};
+    roles[r->name] = federation_ ? json::object{{"instances", r->local.size()}, {"remote", r->remote.size()}, {"held", r->buffer.size()}}
+                                 : json::object{{"instances", r->local.size()}, {"held", r->buffer.size()}};
   auto uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
   return to_json(json::object{{"status", "ok"},
                               {"uptimeSeconds", uptime},
@@ -585,8 +874,8 @@ std::string Broker::metrics_text() const {
   gauge("exocom_connections", "Open connections, by registered role (\"\" for unregistered).");
   size_t registered = 0;
   for (const auto& r : roles_) {
-    out += fmt::format("exocom_connections{{role={}}} {}\n", quote(r->name), r->instances.size());
-    registered += r->instances.size();
+    out += fmt::format("exocom_connections{{role={}}} {}\n", quote(r->name), r->local.size());
+    registered += r->local.size();
   }
   out += fmt::format("exocom_connections{{role=\"\"}} {}\n", peers_.size() - registered);
   gauge("exocom_open_sockets", "Open TCP connections, including those that have not finished their HTTP request.");

@@ -15,6 +15,7 @@
 #include "common/envelope.hpp"
 #include "common/time.hpp"
 #include "config/routes.hpp"
+#include "exocom/federation.hpp"
 #include "exocom/frame.hpp"
 #include "exocom/options.hpp"
 #include "exocom/trace_log.hpp"
@@ -38,6 +39,7 @@ class Peer {
   uint64_t id_;
   std::string role_;
   void* role_state_ = nullptr;  // the broker's entry for role_, so routing skips a lookup
+  void* instance_ = nullptr;    // the broker's instance this connection is
   bool registered_ = false;
   bool wants_ack_ = false;
   bool wants_errors_ = false;
@@ -52,6 +54,7 @@ using StringMap = std::unordered_map<std::string, V, TransparentHash, std::equal
 
 struct Metrics {
   uint64_t received = 0, delivered = 0, buffered = 0, bytes_in = 0, bytes_out = 0, slow_consumers = 0;
+  uint64_t sent_to_nodes = 0, received_from_nodes = 0;  // deliveries that crossed to or from another node
   uint64_t open_sockets = 0;  // every TCP connection, also those still in their HTTP request (kept by the transport)
   std::map<std::string, uint64_t> refused;  // by reason code
   std::map<std::string, uint64_t> dropped;  // by reason
@@ -79,6 +82,20 @@ class Broker {
   // Expires buffers, activities and security verdicts; call about once a second.
   void tick(Clock::time_point now);
 
+  // --- as a node of a cluster (exocom/cluster.hpp) ---
+  void join(Federation& federation) { federation_ = &federation; }
+  // The instances another node has now: its whole list, as it announced it.
+  void remote_instances(NodeIndex node, const std::vector<InstanceInfo>& instances);
+  // A node left or fell silent: its instances are gone.
+  void node_gone(NodeIndex node);
+  // A message another node delivered to an instance here (`text` as delivered).
+  void remote_delivery(NodeIndex from, const Hop& hop, std::string_view text);
+  // A message another node forwarded here because its activity belongs here.
+  void remote_forward(NodeIndex from, Forward kind, std::string_view text);
+  std::vector<InstanceInfo> local_instances() const;
+  // The routing table, as every node of a cluster must have it.
+  std::string routes_fingerprint() const;
+
   // For the HTTP endpoints.
   std::string config_json() const;
   std::string status_json() const;
@@ -97,14 +114,26 @@ class Broker {
   struct Buffered {
     Frame frame;
     Clock::time_point at;
+    std::string from_key, from_role, activity;  // for the affinity of the node it reaches
+  };
+  // An instance of a role: a connection to this node, or one to another node of the cluster. Its
+  // key stays when it reconnects elsewhere, so activity affinity follows it there.
+  struct Instance {
+    uint64_t serial;   // never reused in this process: what activities remember
+    std::string key;   // the client's instance id, or one made up for a client that sends none
+    RoleState* role;
+    Peer* peer = nullptr;       // connected here, or
+    NodeIndex node = kThisNode;  // connected to this other node
+    uint64_t epoch = 0;         // the client's count of its connections: the newest wins
   };
   struct RoleState {
     std::string name;
     std::string name_json;  // quoted once
     config::RoleRoutes routes;
     StringMap<std::string> public_of;  // what it may send: internal name → public name
-    std::vector<Peer*> instances;
-    size_t next = 0;  // round-robin position
+    std::vector<Instance*> local, remote;
+    size_t next_local = 0, next_remote = 0;  // round-robin positions
+    bool everywhere = false;  // the gateway role: a message without a session goes to every gateway
     std::deque<Buffered> buffer;
     size_t buffer_bytes = 0;
     bool overflowing = false;  // the buffer is full; warned once until it drains
@@ -112,7 +141,9 @@ class Broker {
   };
   struct Activity {
     Clock::time_point last;
-    std::vector<std::pair<RoleState*, uint64_t>> affinity;  // role → peer id
+    std::vector<std::pair<RoleState*, uint64_t>> affinity;  // role → instance serial
+    NodeIndex verdict_node = kThisNode;  // where the authorization with this id is pending
+    NodeIndex answer_node = kThisNode;   // where the security data request with this id was made
     std::list<std::string>::iterator lru;
   };
   struct PendingAuthorization {
@@ -134,23 +165,53 @@ class Broker {
               bool log = true);
   void route(Peer* from, RoleState& sender, const wire::Envelope& env, std::chrono::nanoseconds since,
              Activity* activity);
-  // False when the role has no instance and its buffer is full.
-  bool deliver(RoleState& to, const Frame& frame, Activity* activity);
+  // False when the role has no instance and its buffer is full. `from` is the sending instance
+  // (for the receiving node's affinity), `session` a gateway session the message is for.
+  bool deliver(RoleState& to, const Frame& frame, Activity* activity, const Instance* from = nullptr,
+               std::string_view from_role = {}, std::string_view activity_id = {}, std::string_view session = {});
+  // Holds a message for a role that has no instance anywhere; false when its buffer is full.
+  bool deliver_held(RoleState& to, const Frame& frame, const Instance* from, std::string_view from_role,
+                    std::string_view activity_id);
+  // The instance that gets a message for `to`: pinned by the activity, else local round-robin,
+  // else remote round-robin; nullptr when the role has none anywhere.
+  Instance* pick(RoleState& to, Activity* activity);
+  void send_to(Instance& target, const Frame& frame, const Instance* from, std::string_view from_role,
+               std::string_view activity_id);
+  // Replies of the activity go to `instance` when they are for `role`.
+  void pin(Activity& activity, RoleState& role, const Instance& instance);
+  // The gateway session a message is for (auth.sessionId), or empty.
+  static std::string session_of(const wire::Envelope& env);
   void flush_buffer(RoleState& role);
+  // `serial` 0 takes a new one; an instance that moves keeps its own.
+  Instance& add_instance(RoleState& role, std::string key, uint64_t epoch, uint64_t serial = 0);
+  void remove_instance(Instance& instance);
+  Instance* instance_by_serial(uint64_t serial) const;
   Activity* touch_activity(std::string_view id, Clock::time_point now, std::chrono::nanoseconds* since_last);
+  Activity* find_activity(std::string_view id);  // without touching it
   Peer* peer_by_id(uint64_t id) const;
+  void announce() {
+    if (federation_) federation_->local_instances_changed();
+  }
   void send_own(Peer& to, std::string_view name, std::string_view activity_id, const std::string& payload_json);
   Frame own_frame(std::string_view name, std::string_view activity_id, std::string_view sender,
                   const std::string& payload_json, bool is_security);
   // The security adapter (active when a `security` role is in the routes).
-  bool security_intercepts(Peer& peer, RoleState& sender, const wire::Envelope& env);
-  void security_verdict(const wire::Envelope& env, bool authorized);
+  bool security_intercepts(Peer& peer, RoleState& sender, const wire::Envelope& env, Activity* activity);
+  // `text` is the verdict as security sent it, forwarded when its activity belongs to another node.
+  void security_verdict(const wire::Envelope& env, bool authorized, std::string_view text);
+  // An answer (`delivered`, from `sender`) to a data request the security service made here.
+  void security_answer(std::string_view name, std::string_view sender, const std::string& delivered,
+                       const std::string& outer_activity);
   void security_data_request(const wire::Envelope& env);
   // Now, RFC 3339 with nanoseconds; valid until the next call.
   std::string_view timestamp();
 
   Options options_;
   TraceLog& log_;
+  Federation* federation_ = nullptr;
+  std::unordered_map<uint64_t, std::unique_ptr<Instance>> instances_;  // by serial
+  StringMap<Instance*> instance_by_key_;
+  uint64_t next_serial_ = 1;
   std::vector<std::unique_ptr<RoleState>> roles_;
   StringMap<RoleState*> roles_by_name_;
   StringMap<std::vector<Subscriber>> subscribers_;  // public name → receiving roles

@@ -1,0 +1,56 @@
+#pragma once
+
+// What the broker of one ExoCom node needs from the cluster it belongs to, and what it tells it.
+// exocom/cluster.hpp implements this over NATS; a node without --cluster has none.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "exocom/frame.hpp"
+
+namespace exo::exocom {
+
+// Nodes are numbered by the federation; 0 is this node.
+using NodeIndex = uint32_t;
+constexpr NodeIndex kThisNode = 0;
+
+// What travels with a message from one node to another, besides the message as delivered.
+struct Hop {
+  std::string_view to_role;
+  std::string_view to_instance;    // the instance chosen by the sending node
+  std::string_view from_role;      // the role that sent it ("exocom" for ExoCom's own messages)
+  std::string_view from_instance;  // the sending instance's key (empty for ExoCom's own)
+  std::string_view activity;       // decoded activity id, empty when none
+  uint8_t hops = 0;                // how often it was sent on after the first node: once at most
+};
+
+// An instance as the nodes announce them.
+struct InstanceInfo {
+  std::string key;
+  std::string role;
+  uint64_t epoch = 0;
+};
+
+// What a node forwards to the node an activity belongs to.
+enum class Forward : char {
+  verdict = 'V',  // the security service's verdict, for the node holding the message it judged
+  answer = 'R',   // the answer to a security data request, for the node that made the request
+};
+
+class Federation {
+ public:
+  virtual ~Federation() = default;
+  // Queues a delivery to an instance connected to `node` (sent at the end of the current batch).
+  virtual void deliver(NodeIndex node, const Hop& hop, const Frame& frame) = 0;
+  // Sends `text` (a message from a local service) to the node that holds its activity.
+  virtual void forward(NodeIndex node, Forward kind, std::string_view text) = 0;
+  // The local instances changed: announce them now, before any message they send leaves.
+  virtual void local_instances_changed() = 0;
+  virtual const std::string& node_name(NodeIndex node) const = 0;
+  // The node a gateway session belongs to (the prefix of its id), or kThisNode.
+  virtual NodeIndex node_of_session(std::string_view session_id) const = 0;
+};
+
+}  // namespace exo::exocom
