@@ -15,6 +15,7 @@ namespace {
 
 constexpr std::string_view kRegister = "exocom.register-service";
 constexpr std::string_view kSecurityRole = "security";
+constexpr std::string_view kExocom = "exocom";  // the sender of ExoCom's own messages
 
 std::string quote(std::string_view s) {
   std::string out;
@@ -87,7 +88,11 @@ Broker::RoleState& Broker::add_role(const std::string& name, config::RoleRoutes 
   state->name = name;
   state->name_json = wire::quoted(name);
   state->routes = std::move(routes);
-  for (const auto& s : state->routes.sends) state->public_of[s] = config::to_public(state->routes, name, s);
+  for (const auto& s : state->routes.sends) {
+    state->public_of[s] = config::to_public(state->routes, name, s);
+    state->sends_public[state->public_of[s]] = true;
+  }
+  for (const auto& r : state->routes.receives) state->received_as[r] = config::to_public(state->routes, name, r);
   roles_by_name_[name] = state.get();
   roles_.push_back(std::move(state));
   return *roles_.back();
@@ -231,7 +236,7 @@ void Broker::remote_delivery(NodeIndex from, const Hop& hop, std::string_view te
       pin(*activity, *sender_role, *i);
       sender = i;
     }
-    if (to == security_ && hop.from_role == "exocom") activity->verdict_node = from;
+    if (to == security_ && hop.from_role == kExocom) activity->verdict_node = from;
     if (hop.from_role == kSecurityRole) activity->answer_node = from;
   }
   Frame frame = Frame::make(ws::Opcode::text, text);
@@ -280,6 +285,27 @@ void Broker::remote_forward(NodeIndex from, Forward kind, std::string_view text)
   std::string outer = std::move(it->second.outer_activity);
   pending_data_requests_.erase(it);
   security_answer(env.name, env.sender, std::string(text), outer);
+}
+
+bool Broker::may_receive(const Hop& hop, std::string_view text) {
+  RoleState* to = role(hop.to_role);
+  if (!to || hop.to_instance.empty() || !wire::scan(text, env_, scan_error_) || env_.name.empty()) return false;
+  if (env_.name.starts_with("exocom.")) return false;
+  if (hop.from_role == kExocom) {
+    // ExoCom's own messages: to the security role, or the notice of a refused message.
+    return (to == security_ && (env_.name == "authorize message" || env_.name == "security response")) ||
+           env_.name == "message unauthorized";
+  }
+  RoleState* from = role(hop.from_role);
+  if (!from || env_.sender != from->name) return false;
+  auto received = to->received_as.find(env_.name);
+  if (received == to->received_as.end()) return false;
+  // Security's data requests may ask anyone anything; everyone else only what it may send.
+  return from == security_ || from->sends_public.count(received->second) > 0;
+}
+
+void Broker::gateway_role(std::string_view name) {
+  if (RoleState* r = role(name)) r->everywhere = true;
 }
 
 std::string Broker::routes_fingerprint() const {
@@ -454,10 +480,12 @@ Broker::Instance* Broker::pick(RoleState& to, Activity* activity) {
     if (pinned)
       if (Instance* i = instance_by_serial(pinned->second); i && i->role == &to) return i;
   }
-  Instance* target;
-  if (!to.local.empty()) target = to.local[to.next_local++ % to.local.size()];
-  else if (!to.remote.empty()) target = to.remote[to.next_remote++ % to.remote.size()];
-  else return nullptr;
+  // Round-robin over every instance of the cluster, here or elsewhere: the same spread as on one
+  // node, however the clients are spread over the nodes.
+  size_t all = to.local.size() + to.remote.size();
+  if (all == 0) return nullptr;
+  size_t k = to.next++ % all;
+  Instance* target = k < to.local.size() ? to.local[k] : to.remote[k - to.local.size()];
   if (pinned) pinned->second = target->serial;
   else if (activity) activity->affinity.emplace_back(&to, target->serial);
   return target;
@@ -522,12 +550,12 @@ Broker::Activity* Broker::find_activity(std::string_view id) {
 Broker::Activity* Broker::touch_activity(std::string_view id, Clock::time_point now, std::chrono::nanoseconds* since) {
   auto it = activities_.find(id);
   if (it != activities_.end()) {
-    *since = now - it->second.last;
+    if (since) *since = now - it->second.last;
     it->second.last = now;
     activity_lru_.splice(activity_lru_.begin(), activity_lru_, it->second.lru);
     return &it->second;
   }
-  *since = std::chrono::nanoseconds(0);
+  if (since) *since = std::chrono::nanoseconds(0);
   if (activities_.size() >= options_.limits.max_activities) {
     activities_.erase(activity_lru_.back());
     activity_lru_.pop_back();
@@ -695,7 +723,8 @@ bool Broker::security_intercepts(Peer& peer, RoleState& sender, const wire::Enve
   }
   std::string aid = new_uuid();
   pending_authorizations_[aid] = {delivered, peer.id(), sender.name, now_ + options_.limits.security_timeout};
-  deliver(*security_, own_frame("authorize message", aid, "exocom", delivered, true), nullptr);
+  Activity* asking = touch_activity(aid, now_, nullptr);
+  deliver(*security_, own_frame("authorize message", aid, "exocom", delivered, true), asking, nullptr, kExocom, aid);
   log_.trace("exocom", "authorize message", "authorize message", security_->name, {}, {});
   return true;
 }
@@ -703,7 +732,8 @@ bool Broker::security_intercepts(Peer& peer, RoleState& sender, const wire::Enve
 // The answer to a data request the security service made: wrapped for security.
 void Broker::security_answer(std::string_view name, std::string_view sender, const std::string& delivered,
                              const std::string& outer_activity) {
-  deliver(*security_, own_frame("security response", outer_activity, "exocom", delivered, true), nullptr);
+  deliver(*security_, own_frame("security response", outer_activity, "exocom", delivered, true), find_activity(outer_activity),
+          nullptr, kExocom, outer_activity);
   log_.trace(sender, name, "security response", security_->name, {}, {});
 }
 
@@ -892,6 +922,14 @@ std::string Broker::metrics_text() const {
   for (const auto& r : roles_) out += fmt::format("exocom_messages_held{{role={}}} {}\n", quote(r->name), r->buffer.size());
   counter("exocom_messages_dropped_total", "Messages dropped, by reason.");
   for (const auto& [reason, n] : metrics_.dropped) out += fmt::format("exocom_messages_dropped_total{{reason=\"{}\"}} {}\n", reason, n);
+  if (federation_) {
+    counter("exocom_messages_sent_to_nodes_total", "Deliveries to instances connected to other nodes of the cluster.");
+    out += fmt::format("exocom_messages_sent_to_nodes_total {}\n", metrics_.sent_to_nodes);
+    counter("exocom_messages_received_from_nodes_total", "Deliveries other nodes made to instances connected here.");
+    out += fmt::format("exocom_messages_received_from_nodes_total {}\n", metrics_.received_from_nodes);
+    gauge("exocom_remote_instances", "Instances connected to other nodes of the cluster, by role.");
+    for (const auto& r : roles_) out += fmt::format("exocom_remote_instances{{role={}}} {}\n", quote(r->name), r->remote.size());
+  }
   counter("exocom_slow_consumers_total", "Connections cut off because they did not read.");
   out += fmt::format("exocom_slow_consumers_total {}\n", metrics_.slow_consumers);
   counter("exocom_received_bytes_total", "Bytes of messages received.");

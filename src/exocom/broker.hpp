@@ -93,6 +93,11 @@ class Broker {
   // A message another node forwarded here because its activity belongs here.
   void remote_forward(NodeIndex from, Forward kind, std::string_view text);
   std::vector<InstanceInfo> local_instances() const;
+  // Whether another node may deliver `text` to `hop.to_role`: a role of the table that receives
+  // the message under that name (anything else on the cluster subjects is forged or broken).
+  bool may_receive(const Hop& hop, std::string_view text);
+  // Messages without a session for this role go to every node's gateway.
+  void gateway_role(std::string_view role);
   // The routing table, as every node of a cluster must have it.
   std::string routes_fingerprint() const;
 
@@ -131,8 +136,10 @@ class Broker {
     std::string name_json;  // quoted once
     config::RoleRoutes routes;
     StringMap<std::string> public_of;  // what it may send: internal name → public name
+    StringMap<bool> sends_public;      // the same, by public name
+    StringMap<std::string> received_as;  // what it receives: internal name → public name
     std::vector<Instance*> local, remote;
-    size_t next_local = 0, next_remote = 0;  // round-robin positions
+    size_t next = 0;  // round-robin position over local and remote
     bool everywhere = false;  // the gateway role: a message without a session goes to every gateway
     std::deque<Buffered> buffer;
     size_t buffer_bytes = 0;

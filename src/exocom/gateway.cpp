@@ -59,7 +59,7 @@ bool Gateway::allows_origin(std::string_view origin) const {
 }
 
 void Gateway::opened(Peer& browser) {
-  Session s{&browser, new_uuid(), options_.rate * 2, Clock::now()};
+  Session s{&browser, options_.session_prefix + new_uuid(), options_.rate * 2, Clock::now()};
   by_session_[s.id] = browser.id();
   sessions_.emplace(browser.id(), std::move(s));
 }

@@ -18,6 +18,7 @@ struct GatewayOptions {
   size_t max_message_bytes = 64 * 1024;
   double rate = 50;                  // messages per second per browser (bursts of twice that)
   size_t max_sessions = 10000;
+  std::string session_prefix;        // in a cluster "<node>~": replies find the node of their session
 };
 
 // The bridge to browsers. To the broker it is one instance of the gateway role; each browser

@@ -1,5 +1,7 @@
 // `exocom`: the message bus as a program. Configuration from flags, or the environment as the
 // original (PORT, SERVICE_DATA, SERVICE_ROUTES).
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +11,7 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/log.hpp"
+#include "common/text.hpp"
 #include "exocom/exocom.hpp"
 
 namespace {
@@ -60,6 +63,16 @@ int run(int argc, char** argv) {
   app.add_option("--ping-interval", ping, "seconds of silence before ExoCom pings a connection");
   app.add_option("--idle-timeout", idle, "seconds of silence before ExoCom closes a connection");
   app.add_option("--register-timeout", register_timeout, "seconds a new connection has to register");
+  std::vector<std::string> cluster_urls;
+  exocom::ClusterOptions cluster;
+  long heartbeat_ms = 1000;
+  app.add_option("--cluster", cluster_urls,
+                 "join a cluster of ExoCom nodes through NATS: nats://host:port (comma-separated or repeated; default "
+                 "$EXOCOM_CLUSTER)")
+      ->delimiter(',');
+  app.add_option("--node-name", cluster.node, "this node's name in the cluster (default: host name and process id)");
+  app.add_option("--cluster-name", cluster.name, "the nodes of one application share it (default exocom)");
+  app.add_option("--heartbeat", heartbeat_ms, "milliseconds between a node's announcements; silent for two: gone (default 1000)");
   std::string gateway_port_text;
   exocom::GatewayOptions gateway;
   app.add_option("--gateway-port", gateway_port_text, "also serve browsers on this port (0: the OS chooses)");
@@ -91,6 +104,26 @@ int run(int argc, char** argv) {
   exocom::Listen listen;
   listen.host = host;
   listen.port = parse_port(port_text, "--port");
+  if (cluster_urls.empty())
+    if (const char* env = std::getenv("EXOCOM_CLUSTER"); env && *env) cluster_urls = split(env, ',');
+  if (!cluster_urls.empty()) {
+    if (options.dev_open) throw UserError("--dev-open and --cluster exclude each other: every node must route the same way");
+    if (heartbeat_ms < 50) throw UserError("--heartbeat must be at least 50 milliseconds");
+    for (auto& u : cluster_urls) {
+      u = std::string(trim(u));
+      if (u.rfind("nats://", 0) != 0 || u.size() <= 7)
+        throw UserError("--cluster '" + u + "' is not a NATS address; write nats://host:port");
+    }
+    if (cluster.node.empty()) {
+      char host[256] = "node";
+      gethostname(host, sizeof host - 1);
+      cluster.node = std::string(host) + "-" + std::to_string(getpid());
+    }
+    cluster.urls = cluster_urls;
+    cluster.heartbeat = std::chrono::milliseconds(heartbeat_ms);
+    gateway.session_prefix = cluster.node + "~";
+    listen.cluster = cluster;
+  }
   if (!gateway_port_text.empty()) {
     if (gateway.rate <= 0) throw UserError("--gateway-rate must be a positive number of messages a second");
     listen.gateway = true;

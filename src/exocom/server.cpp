@@ -122,6 +122,7 @@ struct Server::Impl {
   asio::steady_timer ticker{io};
   TraceLog log;
   Broker broker;
+  std::unique_ptr<Cluster> cluster;  // after the broker: gone first, its NATS thread with it
   std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections;
   uint64_t next_id = 1;
   std::array<char, kScratchSize> scratch;
@@ -208,6 +209,13 @@ struct Server::Impl {
     });
   }
 
+  std::string status_json() const {
+    std::string status = broker.status_json();
+    if (!cluster) return status;
+    status.pop_back();  // the closing brace of the object
+    return status + ",\"cluster\":" + cluster->status_json() + "}";
+  }
+
   void removed(uint64_t id) {
     connections.erase(id);
     broker.metrics().open_sockets = connections.size();
@@ -221,6 +229,7 @@ struct Server::Impl {
     error_code ignored;
     acceptor.close(ignored);
     gateway_acceptor.close(ignored);
+    if (cluster) cluster->leave();
     log.info("ExoCom shutting down");
     schedule_log_flush();
     continue_shutdown(shutdown_started);
@@ -327,9 +336,11 @@ void Connection::handle_http() {
     case Action::status:
       return respond_and_close(http_response(server_.shutting_down ? 503 : 200,
                                              server_.shutting_down ? "Service Unavailable" : "OK", "application/json",
-                                             server_.broker.status_json()));
+                                             server_.status_json()));
     case Action::metrics:
-      return respond_and_close(http_response(200, "OK", "text/plain; version=0.0.4", server_.broker.metrics_text()));
+      return respond_and_close(http_response(200, "OK", "text/plain; version=0.0.4",
+                                             server_.broker.metrics_text() +
+                                                 (server_.cluster ? server_.cluster->metrics_text() : std::string())));
     case Action::not_found:
       return respond_and_close(http_response(404, "Not Found", "text/plain",
                                              "ExoCom serves /services (WebSocket), /config.json, /status and /metrics\n"));
@@ -615,6 +626,7 @@ void Server::bind() {
   if (ec) throw UserError("cannot listen: " + ec.message());
   if (impl_->listen.gateway) {
     impl_->gateway = std::make_unique<Gateway>(impl_->broker, impl_->listen.gateway_options, impl_->log);
+    impl_->broker.gateway_role(impl_->listen.gateway_options.role);
     tcp::endpoint gw(address, impl_->listen.gateway_port);
     auto& g = impl_->gateway_acceptor;
     g.open(gw.protocol(), ec);
@@ -624,6 +636,10 @@ void Server::bind() {
       throw UserError(fmt::format("gateway port {} is already in use; choose another with --gateway-port", impl_->listen.gateway_port));
     if (!ec) g.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) throw UserError(fmt::format("cannot listen on gateway port {}: {}", impl_->listen.gateway_port, ec.message()));
+  }
+  if (impl_->listen.cluster) {
+    impl_->cluster = std::make_unique<Cluster>(*impl_->listen.cluster, impl_->broker, impl_->log, impl_->io);
+    impl_->cluster->join();
   }
 }
 
@@ -641,6 +657,7 @@ int Server::run() {
   s.signals.async_wait([&s](const error_code& ec, int) {
     if (!ec) s.begin_shutdown();
   });
+  if (s.cluster) s.cluster->start();
   s.accept();
   if (s.gateway) s.accept_browsers();
   s.tick();

@@ -2,9 +2,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "config/routes.hpp"
+#include "exocom/cluster.hpp"
 #include "exocom/gateway.hpp"
 #include "exocom/options.hpp"
 
@@ -16,6 +18,7 @@ struct Listen {
   bool gateway = false;        // also serve browsers (see Gateway)
   uint16_t gateway_port = 0;   // 0: the OS picks one
   GatewayOptions gateway_options;
+  std::optional<ClusterOptions> cluster;  // a node of a cluster over NATS
 };
 
 // The ExoCom process: WebSocket at /services, HTTP /config.json, /status and /metrics on the same
@@ -24,7 +27,8 @@ class Server {
  public:
   Server(Listen listen, config::RouteTable routes, Options options);
   ~Server();
-  // Binds the port; throws UserError when it cannot (e.g. "port 80 is already in use").
+  // Binds the port and joins the cluster; throws UserError when it cannot (e.g. "port 80 is
+  // already in use", "cannot reach NATS").
   void bind();
   uint16_t port() const;
   uint16_t gateway_port() const;

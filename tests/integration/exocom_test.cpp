@@ -10,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "common/ids.hpp"
+#include "support/bus.hpp"
 #include "support/processes.hpp"
 #include "support/test_support.hpp"
 #include "support/ws_client.hpp"
@@ -37,18 +38,35 @@ std::string str(const json::object& o, std::string_view key) {
   return it != o.end() && it->value().is_string() ? std::string(it->value().get_string()) : std::string();
 }
 
-WsClient registered(Exocom& bus, std::string_view role, std::string_view options = "{}") {
-  auto c = WsClient::connect(bus.port());
+// A connection registered as `role`, on the node the bus gives it; returns once every node knows
+// it (in a cluster, nodes learn of instances on the others from their announcements).
+WsClient registered(Bus& bus, std::string_view role, std::string_view options = "{}") {
+  std::string line = "'" + std::string(role) + "' registered";
+  size_t before = bus.output().count(line);
+  auto c = WsClient::connect(bus.port(bus.node_for(role)));
   c.register_as(role, options);
-  EXPECT_NE(bus.output().wait_for("'" + std::string(role) + "' registered", 5s), std::string::npos);
+  for (int i = 0; i < 500 && bus.output().count(line) <= before; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_GT(bus.output().count(line), before) << "'" << role << "' did not register";
+  EXPECT_TRUE(bus.wait_known(role, before + 1));
   return c;
 }
 
-// Waits until `role` has `n` registrations in the log (for several instances of one role).
-void wait_registered(Exocom& bus, std::string_view role, size_t n) {
-  for (int i = 0; i < 500 && bus.output().count("'" + std::string(role) + "' registered") < n; ++i)
-    std::this_thread::sleep_for(10ms);
+// The next message arrives at one of two connections: that one.
+WsClient* receiver_of_next(WsClient& a, WsClient& b) {
+  for (int i = 0; i < 100; ++i) {
+    if (auto m = a.receive(25ms)) {
+      a.pending.insert(a.pending.begin(), *m);
+      return &a;
+    }
+    if (auto m = b.receive(25ms)) {
+      b.pending.insert(b.pending.begin(), *m);
+      return &b;
+    }
+  }
+  return nullptr;
 }
+
+std::string kind_name(const ::testing::TestParamInfo<BusKind>& info) { return to_string(info.param); }
 
 // When ExoCom forwarded the message: RFC 3339 with nanoseconds, within a few seconds of now.
 void expect_recent_timestamp(const std::string& ts) {
@@ -77,10 +95,19 @@ void expect_authorized_marker_next(WsClient& web, WsClient& security, WsClient& 
 
 }  // namespace
 
+// Every scenario of these suites runs on one ExoCom and on a cluster of three nodes, senders and
+// receivers on different nodes (instantiated at the end of the file).
+class Routing : public ::testing::TestWithParam<BusKind> {};
+class ExocomHttp : public ::testing::TestWithParam<BusKind> {};
+class ExocomInstances : public ::testing::TestWithParam<BusKind> {};
+class ExocomBuffer : public ::testing::TestWithParam<BusKind> {};
+class ExocomSecurity : public ::testing::TestWithParam<BusKind> {};
+class ExocomLog : public ::testing::TestWithParam<BusKind> {};
+
 // --- broadcasting and translation -------------------------------------------------------------
 
-TEST(Exocom, DeliversToEveryReceivingRoleWithTranslation) {
-  Exocom bus(kRoutes);
+TEST_P(Routing, DeliversToEveryReceivingRoleWithTranslation) {
+  Bus bus(GetParam(), kRoutes);
   auto web = registered(bus, "web");
   auto users = registered(bus, "users");
   auto dashboard = registered(bus, "dashboard");
@@ -100,8 +127,8 @@ TEST(Exocom, DeliversToEveryReceivingRoleWithTranslation) {
   EXPECT_NE(bus.output().wait_for("web  --[ users.create ]->  dashboard"), std::string::npos);
 }
 
-TEST(Exocom, RepliesAreTranslatedBackAndCarryResponseTime) {
-  Exocom bus(kRoutes);
+TEST_P(Routing, RepliesAreTranslatedBackAndCarryResponseTime) {
+  Bus bus(GetParam(), kRoutes);
   auto web = registered(bus, "web");
   auto users = registered(bus, "users");
   std::string aid = new_uuid();
@@ -118,8 +145,8 @@ TEST(Exocom, RepliesAreTranslatedBackAndCarryResponseTime) {
   EXPECT_NE(bus.output().wait_for("users  --[ mongo.created ]-[ users.created ]->  web  ( "), std::string::npos);
 }
 
-TEST(Exocom, NamesWithWhitespace) {
-  Exocom bus(kRoutes);
+TEST_P(Routing, NamesWithWhitespace) {
+  Bus bus(GetParam(), kRoutes);
   auto web = registered(bus, "web");
   auto dashboard = registered(bus, "dashboard");
   web.send_message("ping pong", "web");
@@ -128,8 +155,8 @@ TEST(Exocom, NamesWithWhitespace) {
   EXPECT_EQ(str(*got, "name"), "ping pong");
 }
 
-TEST(Exocom, ForwardsAuthSecurityFlagAndUnknownFields) {
-  Exocom bus(kRoutes);
+TEST_P(Routing, ForwardsAuthSecurityFlagAndUnknownFields) {
+  Bus bus(GetParam(), kRoutes);
   auto web = registered(bus, "web");
   auto dashboard = registered(bus, "dashboard");
   web.send_text(R"({"name":"ping pong","sender":"web","id":"1","activityId":"a1","auth":{"sessionId":"s-1"},)"
@@ -143,8 +170,8 @@ TEST(Exocom, ForwardsAuthSecurityFlagAndUnknownFields) {
   EXPECT_EQ(str(*got, "id"), "1");
 }
 
-TEST(Exocom, AcceptsGoStyleEnvelopes) {
-  Exocom bus(kRoutes);
+TEST_P(Routing, AcceptsGoStyleEnvelopes) {
+  Bus bus(GetParam(), kRoutes);
   auto web = registered(bus, "web");
   auto dashboard = registered(bus, "dashboard");
   web.send_text(R"({"activityId":"4f","auth":null,"id":"9a","isSecurity":false,"name":"ping pong","payload":null,)"
@@ -155,8 +182,8 @@ TEST(Exocom, AcceptsGoStyleEnvelopes) {
   EXPECT_FALSE(got->contains("responseTime"));
 }
 
-TEST(Exocom, MessagesWithoutIdGetOne) {
-  Exocom bus(kRoutes);
+TEST_P(Routing, MessagesWithoutIdGetOne) {
+  Bus bus(GetParam(), kRoutes);
   auto web = registered(bus, "web");
   auto dashboard = registered(bus, "dashboard");
   web.send_text(R"({"name":"ping pong","sender":"web"})");
@@ -165,8 +192,8 @@ TEST(Exocom, MessagesWithoutIdGetOne) {
   EXPECT_EQ(str(*got, "id").size(), 36u);
 }
 
-TEST(Exocom, RefusesWhatASenderMayNotSend) {
-  Exocom bus(kRoutes);
+TEST_P(Routing, RefusesWhatASenderMayNotSend) {
+  Bus bus(GetParam(), kRoutes);
   auto web = registered(bus, "web", R"({"errors":true})");
   auto users = registered(bus, "users");
   web.send_message("mongo.create", "web");
@@ -180,8 +207,8 @@ TEST(Exocom, RefusesWhatASenderMayNotSend) {
   EXPECT_TRUE(next_is_marker(users, send_marker(web, "web", "users.create")));
 }
 
-TEST(Exocom, RefusesAMessageNobodyReceives) {
-  Exocom bus(R"({"web":{"sends":["nobody.listens"]}})");
+TEST_P(Routing, RefusesAMessageNobodyReceives) {
+  Bus bus(GetParam(), R"({"web":{"sends":["nobody.listens"]}})");
   auto web = registered(bus, "web", R"({"errors":true})");
   web.send_message("nobody.listens", "web");
   auto err = web.receive_named("exocom.error");
@@ -190,8 +217,8 @@ TEST(Exocom, RefusesAMessageNobodyReceives) {
   EXPECT_NE(bus.output().wait_for("Warning: No receivers for message 'nobody.listens' registered"), std::string::npos);
 }
 
-TEST(Exocom, OldClientsGetNoFeedbackMessages) {
-  Exocom bus(kRoutes);
+TEST_P(Routing, OldClientsGetNoFeedbackMessages) {
+  Bus bus(GetParam(), kRoutes);
   auto web = registered(bus, "web");
   auto users = registered(bus, "users");
   web.send_message("mongo.create", "web");
@@ -204,8 +231,8 @@ TEST(Exocom, OldClientsGetNoFeedbackMessages) {
   EXPECT_TRUE(next_is_marker(web, str(*create, "activityId")));
 }
 
-TEST(Exocom, AcknowledgesRegistrationWhenAsked) {
-  Exocom bus(kRoutes);
+TEST_P(Routing, AcknowledgesRegistrationWhenAsked) {
+  Bus bus(GetParam(), kRoutes);
   auto web = WsClient::connect(bus.port());
   web.register_as("web", R"({"ack":true})");
   auto ack = web.receive_json();
@@ -214,8 +241,8 @@ TEST(Exocom, AcknowledgesRegistrationWhenAsked) {
   EXPECT_EQ(str(ack->at("payload").get_object(), "role"), "web");
 }
 
-TEST(Exocom, NamespaceTranslationOfTheOlderFormat) {
-  Exocom bus(R"([{"role":"web","receives":["users.listed"],"sends":["users.list"]},
+TEST_P(Routing, NamespaceTranslationOfTheOlderFormat) {
+  Bus bus(GetParam(), R"([{"role":"web","receives":["users.listed"],"sends":["users.list"]},
                  {"role":"users","receives":["mongo.list"],"sends":["mongo.listed"],"namespace":"mongo"}])",
              {}, {});
   // SERVICE_DATA holds the array here: ExoCom takes either form from either variable.
@@ -292,8 +319,8 @@ TEST(ExocomConfig, NonNumericPortIsAnError) {
 
 // --- HTTP endpoints ----------------------------------------------------------------------------
 
-TEST(ExocomHttp, ConfigJsonShowsClientsAndRoutes) {
-  Exocom bus(kRoutes);
+TEST_P(ExocomHttp, ConfigJsonShowsClientsAndRoutes) {
+  Bus bus(GetParam(), kRoutes);
   {
     auto web = registered(bus, "web");
     auto [status, body] = bus.get("/config.json");
@@ -304,13 +331,13 @@ TEST(ExocomHttp, ConfigJsonShowsClientsAndRoutes) {
               R"({"public":"users.create","internal":"mongo.create"})");
     web.close();
   }
-  bus.output().wait_for("'web' disconnected");
+  ASSERT_TRUE(bus.wait_gone("web", 0));
   auto [status, body] = bus.get("/config.json");
   EXPECT_EQ(json::serialize(json::parse(body).at("clients")), "[]");
 }
 
-TEST(ExocomHttp, StatusAndMetrics) {
-  Exocom bus(kRoutes);
+TEST_P(ExocomHttp, StatusAndMetrics) {
+  Bus bus(GetParam(), kRoutes);
   auto web = registered(bus, "web");
   auto dashboard = registered(bus, "dashboard");
   web.send_message("ping pong", "web");
@@ -326,22 +353,19 @@ TEST(ExocomHttp, StatusAndMetrics) {
   EXPECT_NE(metrics.find("# TYPE exocom_response_seconds histogram"), std::string::npos);
 }
 
-TEST(ExocomHttp, OtherPathsAndPlainRequestsToServices) {
-  Exocom bus(kRoutes);
+TEST_P(ExocomHttp, OtherPathsAndPlainRequestsToServices) {
+  Bus bus(GetParam(), kRoutes);
   EXPECT_EQ(bus.get("/zonk").first, 404);
   EXPECT_EQ(bus.get("/services").first, 426);
 }
 
 // --- instances ---------------------------------------------------------------------------------
 
-TEST(ExocomInstances, RoundRobinAcrossInstances) {
-  Exocom bus(kRoutes);
+TEST_P(ExocomInstances, RoundRobinAcrossInstances) {
+  Bus bus(GetParam(), kRoutes);
   auto web = registered(bus, "web");
-  auto d1 = WsClient::connect(bus.port());
-  d1.register_as("dashboard");
-  auto d2 = WsClient::connect(bus.port());
-  d2.register_as("dashboard");
-  wait_registered(bus, "dashboard", 2);
+  auto d1 = registered(bus, "dashboard");
+  auto d2 = registered(bus, "dashboard");
   for (int i = 0; i < 4; ++i) web.send_message("ping pong", "web");
   for (int i = 0; i < 2; ++i) {
     EXPECT_TRUE(d1.receive()) << i;
@@ -356,12 +380,10 @@ TEST(ExocomInstances, RoundRobinAcrossInstances) {
   EXPECT_TRUE(next_is_marker(d2, got1 == m1 ? m2 : m1));
 }
 
-TEST(ExocomInstances, RepliesGoToTheInstanceThatAsked) {
-  Exocom bus(kRoutes);
+TEST_P(ExocomInstances, RepliesGoToTheInstanceThatAsked) {
+  Bus bus(GetParam(), kRoutes);
   auto w1 = registered(bus, "web");
-  auto w2 = WsClient::connect(bus.port());
-  w2.register_as("web");
-  wait_registered(bus, "web", 2);
+  auto w2 = registered(bus, "web");
   auto users = registered(bus, "users");
   for (int i = 0; i < 3; ++i) {
     std::string aid = new_uuid();
@@ -381,54 +403,53 @@ TEST(ExocomInstances, RepliesGoToTheInstanceThatAsked) {
   EXPECT_TRUE(next_is_marker(w1, mine));
 }
 
-TEST(ExocomInstances, AnActivityStaysWithTheChosenInstance) {
-  Exocom bus(kRoutes);
+TEST_P(ExocomInstances, AnActivityStaysWithTheChosenInstance) {
+  Bus bus(GetParam(), kRoutes);
   auto web = registered(bus, "web");
-  auto d1 = WsClient::connect(bus.port());
-  d1.register_as("dashboard");
-  auto d2 = WsClient::connect(bus.port());
-  d2.register_as("dashboard");
-  wait_registered(bus, "dashboard", 2);
+  auto d1 = registered(bus, "dashboard");
+  auto d2 = registered(bus, "dashboard");
   std::string aid = new_uuid();
   web.send_message("ping pong", "web", "{}", aid);
-  web.send_message("ping pong", "web", "{}", aid);
-  int a = 0, b = 0;
-  while (d1.receive(300ms)) ++a;
-  while (d2.receive(300ms)) ++b;
-  EXPECT_TRUE((a == 2 && b == 0) || (a == 0 && b == 2)) << a << " " << b;
+  WsClient* chosen = receiver_of_next(d1, d2);
+  ASSERT_TRUE(chosen);
+  WsClient* other = chosen == &d1 ? &d2 : &d1;
+  ASSERT_TRUE(chosen->receive());
+  // The rest of the activity goes to the same instance; a new activity to the other, which has
+  // received nothing so far.
+  web.send_message("ping pong", "web", "{\"second\":true}", aid);
+  web.send_message("ping pong", "web", "{\"marker\":\"same-activity\"}", aid);
+  auto second = chosen->receive_json();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->at("payload").at("second"), true);
+  EXPECT_TRUE(next_is_marker(*chosen, "same-activity"));
+  EXPECT_TRUE(next_is_marker(*other, send_marker(web, "web", "ping pong")));
 }
 
-TEST(ExocomInstances, DisconnectOfThePinnedInstanceFallsBack) {
-  Exocom bus(kRoutes);
+TEST_P(ExocomInstances, DisconnectOfThePinnedInstanceFallsBack) {
+  Bus bus(GetParam(), kRoutes);
   auto web = registered(bus, "web");
-  auto d1 = WsClient::connect(bus.port());
-  d1.register_as("dashboard");
-  auto d2 = WsClient::connect(bus.port());
-  d2.register_as("dashboard");
-  wait_registered(bus, "dashboard", 2);
+  auto d1 = registered(bus, "dashboard");
+  auto d2 = registered(bus, "dashboard");
   std::string aid = new_uuid();
   web.send_message("ping pong", "web", "{}", aid);
-  bool first = d1.receive(500ms).has_value();
-  if (!first) {
-    ASSERT_TRUE(d2.receive(500ms));
-  }
-  WsClient& pinned = first ? d1 : d2;
-  WsClient& other = first ? d2 : d1;
-  pinned.close();
-  bus.output().wait_for("'dashboard' disconnected");
+  WsClient* chosen = receiver_of_next(d1, d2);
+  ASSERT_TRUE(chosen);
+  WsClient& pinned = *chosen;
+  WsClient& other = chosen == &d1 ? d2 : d1;
+  ASSERT_TRUE(pinned.close());
+  ASSERT_TRUE(bus.wait_gone("dashboard", 1));
   web.send_message("ping pong", "web", "{}", aid);
   EXPECT_TRUE(other.receive(2s));
 }
 
 // --- buffering ---------------------------------------------------------------------------------
 
-TEST(ExocomBuffer, HoldsMessagesUntilAnInstanceRegisters) {
-  Exocom bus(kRoutes);
+TEST_P(ExocomBuffer, HoldsMessagesUntilAnInstanceRegisters) {
+  Bus bus(GetParam(), kRoutes);
   auto web = registered(bus, "web");
   for (int i = 0; i < 5; ++i) web.send_message("users.create", "web", "{\"n\":" + std::to_string(i) + "}");
   EXPECT_NE(bus.output().wait_for("No instance of 'users' is online; holding its messages"), std::string::npos);
-  auto users = WsClient::connect(bus.port());
-  users.register_as("users");
+  auto users = registered(bus, "users");
   for (int i = 0; i < 5; ++i) {
     auto got = users.receive_json();
     ASSERT_TRUE(got) << i;
@@ -436,8 +457,8 @@ TEST(ExocomBuffer, HoldsMessagesUntilAnInstanceRegisters) {
   }
 }
 
-TEST(ExocomBuffer, FullBufferRefusesWithFeedback) {
-  Exocom bus(kRoutes, {"--buffer-messages", "2"});
+TEST_P(ExocomBuffer, FullBufferRefusesWithFeedback) {
+  Bus bus(GetParam(), kRoutes, {"--buffer-messages", "2"});
   auto web = registered(bus, "web", R"({"errors":true})");
   for (int i = 0; i < 3; ++i) web.send_message("ping pong", "web");
   auto err = web.receive_named("exocom.error");
@@ -445,8 +466,8 @@ TEST(ExocomBuffer, FullBufferRefusesWithFeedback) {
   EXPECT_EQ(str(err->at("payload").get_object(), "code"), "buffer-full");
 }
 
-TEST(ExocomBuffer, HeldMessagesExpire) {
-  Exocom bus(kRoutes, {"--buffer-ttl", "1"});
+TEST_P(ExocomBuffer, HeldMessagesExpire) {
+  Bus bus(GetParam(), kRoutes, {"--buffer-ttl", "1"});
   auto web = registered(bus, "web");
   web.send_message("ping pong", "web");
   EXPECT_NE(bus.output().wait_for("Dropped 1 messages for 'dashboard'", 5s), std::string::npos);
@@ -464,8 +485,8 @@ const std::string kSecureRoutes = R"({
 })";
 }
 
-TEST(ExocomSecurity, AuthorizedMessagesAreDelivered) {
-  Exocom bus(kSecureRoutes);
+TEST_P(ExocomSecurity, AuthorizedMessagesAreDelivered) {
+  Bus bus(GetParam(), kSecureRoutes);
   auto web = registered(bus, "web");
   auto users = registered(bus, "users");
   auto security = registered(bus, "security");
@@ -484,8 +505,8 @@ TEST(ExocomSecurity, AuthorizedMessagesAreDelivered) {
   EXPECT_EQ(str(*got, "auth"), "222");
 }
 
-TEST(ExocomSecurity, UnauthorizedMessagesGoBackToTheSender) {
-  Exocom bus(kSecureRoutes);
+TEST_P(ExocomSecurity, UnauthorizedMessagesGoBackToTheSender) {
+  Bus bus(GetParam(), kSecureRoutes);
   auto web = registered(bus, "web", R"({"errors":true})");
   auto users = registered(bus, "users");
   auto security = registered(bus, "security");
@@ -502,8 +523,8 @@ TEST(ExocomSecurity, UnauthorizedMessagesGoBackToTheSender) {
   expect_authorized_marker_next(web, security, users);
 }
 
-TEST(ExocomSecurity, DataRequestsAndResponses) {
-  Exocom bus(kSecureRoutes);
+TEST_P(ExocomSecurity, DataRequestsAndResponses) {
+  Bus bus(GetParam(), kSecureRoutes);
   auto web = registered(bus, "web");
   auto users = registered(bus, "users");
   auto security = registered(bus, "security");
@@ -525,8 +546,8 @@ TEST(ExocomSecurity, DataRequestsAndResponses) {
   EXPECT_EQ(response->at("isSecurity"), true);
 }
 
-TEST(ExocomSecurity, IsSecurityFlagDoesNotBypass) {
-  Exocom bus(kSecureRoutes);
+TEST_P(ExocomSecurity, IsSecurityFlagDoesNotBypass) {
+  Bus bus(GetParam(), kSecureRoutes);
   auto web = registered(bus, "web");
   auto users = registered(bus, "users");
   auto security = registered(bus, "security");
@@ -537,8 +558,8 @@ TEST(ExocomSecurity, IsSecurityFlagDoesNotBypass) {
   expect_authorized_marker_next(web, security, users);
 }
 
-TEST(ExocomSecurity, NoVerdictMeansRefused) {
-  Exocom bus(kSecureRoutes, {"--security-timeout", "300"});
+TEST_P(ExocomSecurity, NoVerdictMeansRefused) {
+  Bus bus(GetParam(), kSecureRoutes, {"--security-timeout", "300"});
   auto web = registered(bus, "web", R"({"errors":true})");
   auto users = registered(bus, "users");
   auto security = registered(bus, "security");
@@ -550,8 +571,8 @@ TEST(ExocomSecurity, NoVerdictMeansRefused) {
   expect_authorized_marker_next(web, security, users);
 }
 
-TEST(ExocomSecurity, VerdictForAnUnknownActivityIsIgnored) {
-  Exocom bus(kSecureRoutes);
+TEST_P(ExocomSecurity, VerdictForAnUnknownActivityIsIgnored) {
+  Bus bus(GetParam(), kSecureRoutes);
   auto web = registered(bus, "web");
   auto security = registered(bus, "security");
   security.send_message("message unauthorized", "security", "{}", "no-such-activity");
@@ -562,8 +583,8 @@ TEST(ExocomSecurity, VerdictForAnUnknownActivityIsIgnored) {
 
 // --- logging -----------------------------------------------------------------------------------
 
-TEST(ExocomLog, PayloadsWhenAsked) {
-  Exocom bus(kRoutes, {"--log-payloads"});
+TEST_P(ExocomLog, PayloadsWhenAsked) {
+  Bus bus(GetParam(), kRoutes, {"--log-payloads"});
   auto web = registered(bus, "web");
   auto dashboard = registered(bus, "dashboard");
   web.send_message("ping pong", "web", R"({"x":1})");
@@ -571,8 +592,8 @@ TEST(ExocomLog, PayloadsWhenAsked) {
   EXPECT_NE(bus.output().wait_for("web  --[ ping pong ]->  dashboard\n{\"x\":1}\n"), std::string::npos);
 }
 
-TEST(ExocomLog, QuietHidesTheTrace) {
-  Exocom bus(kRoutes, {"--quiet"});
+TEST_P(ExocomLog, QuietHidesTheTrace) {
+  Bus bus(GetParam(), kRoutes, {"--quiet"});
   auto web = registered(bus, "web");
   auto dashboard = registered(bus, "dashboard");
   web.send_message("ping pong", "web");
@@ -582,15 +603,15 @@ TEST(ExocomLog, QuietHidesTheTrace) {
   EXPECT_EQ(bus.output().text().find("--[ ping pong ]->"), std::string::npos);
 }
 
-TEST(ExocomLog, JsonFormat) {
-  Exocom bus(kRoutes, {"--log-format", "json"});
+TEST_P(ExocomLog, JsonFormat) {
+  Bus bus(GetParam(), kRoutes, {"--log-format", "json"});
   auto web = registered(bus, "web");
   auto dashboard = registered(bus, "dashboard");
   web.send_message("ping pong", "web");
   ASSERT_TRUE(dashboard.receive());
-  auto pos = bus.output().wait_for("\"level\":\"trace\"");
-  ASSERT_NE(pos, std::string::npos);
+  ASSERT_NE(bus.output().wait_for("\"level\":\"trace\""), std::string::npos);
   std::string text = bus.output().text();
+  size_t pos = text.find("\"level\":\"trace\"");
   size_t start = text.rfind('\n', pos) + 1;
   auto line = json::parse(text.substr(start, text.find('\n', pos) - start)).as_object();
   EXPECT_EQ(str(line, "sender"), "web");
@@ -601,14 +622,14 @@ TEST(ExocomLog, JsonFormat) {
 // --- shutdown ----------------------------------------------------------------------------------
 
 TEST(ExocomShutdown, SigtermClosesEveryConnectionWith1001) {
-  Exocom bus(kRoutes);
+  Bus bus(BusKind::single, kRoutes);
   auto web = registered(bus, "web");
-  bus.process().signal(SIGTERM);
+  bus.node(0).process().signal(SIGTERM);
   auto closed = web.wait_close(5s);
   ASSERT_TRUE(closed);
   EXPECT_TRUE(closed->clean);
   EXPECT_EQ(closed->code, 1001);
-  EXPECT_EQ(bus.process().wait(), 0);
+  EXPECT_EQ(bus.node(0).process().wait(), 0);
 }
 
 TEST(ExocomConfig, DefaultPortIs80) {
@@ -625,3 +646,10 @@ TEST(ExocomConfig, DefaultPortIs80) {
       << text;
   w.stop();
 }
+
+INSTANTIATE_TEST_SUITE_P(Bus, Routing, ::testing::Values(BusKind::single, BusKind::cluster), kind_name);
+INSTANTIATE_TEST_SUITE_P(Bus, ExocomHttp, ::testing::Values(BusKind::single, BusKind::cluster), kind_name);
+INSTANTIATE_TEST_SUITE_P(Bus, ExocomInstances, ::testing::Values(BusKind::single, BusKind::cluster), kind_name);
+INSTANTIATE_TEST_SUITE_P(Bus, ExocomBuffer, ::testing::Values(BusKind::single, BusKind::cluster), kind_name);
+INSTANTIATE_TEST_SUITE_P(Bus, ExocomSecurity, ::testing::Values(BusKind::single, BusKind::cluster), kind_name);
+INSTANTIATE_TEST_SUITE_P(Bus, ExocomLog, ::testing::Values(BusKind::single, BusKind::cluster), kind_name);

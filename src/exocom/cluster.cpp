@@ -1,0 +1,573 @@
+// A node of an ExoCom cluster, over NATS. Subjects, with <p> the cluster name:
+//   <p>.presence        every node, every heartbeat and whenever its instances change: its name,
+//                       boot id, routes fingerprint and instances ({key, role, epoch}); "bye" on exit
+//   <p>.hello           a starting node asks (request/reply) who is there; any node asked without a
+//                       reply subject announces itself at once (a node back from a NATS outage)
+//   <p>.node.<name>     what other nodes send one node: deliveries to its instances and forwarded
+//                       security messages, batched (one NATS message per batch of the I/O loop)
+// NATS callbacks run on one cnats thread; everything they bring is handed to the I/O loop, where
+// the broker lives, so the broker stays single-threaded.
+#include "exocom/cluster.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/parse.hpp>
+#include <fmt/format.h>
+#include <nats/nats.h>
+
+#include "common/error.hpp"
+#include "common/ids.hpp"
+#include "common/json.hpp"
+#include "common/text.hpp"
+#include "exocom/broker.hpp"
+#include "exocom/trace_log.hpp"
+
+namespace exo::exocom {
+
+namespace asio = boost::asio;
+
+bool valid_node_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+namespace {
+
+// Fields of a batch: "<length>:<bytes>," (netstrings), so any bytes can travel.
+void put(std::string& out, std::string_view field) {
+  out += std::to_string(field.size());
+  out += ':';
+  out += field;
+  out += ',';
+}
+
+bool take(std::string_view& in, std::string_view& field) {
+  size_t colon = in.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon > 9) return false;
+  size_t length = 0;
+  for (size_t i = 0; i < colon; ++i) {
+    if (in[i] < '0' || in[i] > '9') return false;
+    length = length * 10 + static_cast<size_t>(in[i] - '0');
+  }
+  if (in.size() < colon + 1 + length + 1 || in[colon + 1 + length] != ',') return false;
+  field = in.substr(colon + 1, length);
+  in.remove_prefix(colon + 1 + length + 1);
+  return true;
+}
+
+std::string nats_error(natsStatus s) { return natsStatus_GetText(s); }
+
+}  // namespace
+
+struct Cluster::Impl {
+  struct Node {
+    std::string name, boot;
+    Clock::time_point heard;
+    bool alive = false;
+    size_t instances = 0;
+  };
+  // What the cnats thread hands to the I/O loop.
+  struct Incoming {
+    enum class Kind { presence, batch, hello, disconnected, reconnected } kind;
+    std::string data, reply;
+  };
+
+  ClusterOptions options;
+  Broker& broker;
+  TraceLog& log;
+  asio::io_context& io;
+  std::string prefix;
+  std::string boot = new_uuid();
+  std::string routes;
+  natsConnection* nc = nullptr;
+  natsSubscription* presence_sub = nullptr;
+  natsSubscription* node_sub = nullptr;
+  natsSubscription* hello_sub = nullptr;
+  std::vector<Node> nodes;  // [0] is this node
+  std::unordered_map<std::string, NodeIndex> by_name;
+  std::vector<std::string> outgoing;  // per node: the batch being filled
+  bool flush_posted = false;
+  std::mutex inbox_mutex;
+  std::vector<Incoming> inbox;
+  bool drain_posted = false;
+  std::atomic<bool> nats_up{false};
+  uint64_t nats_disconnects = 0;
+  std::map<std::string, uint64_t> dropped;  // packets from the cluster subjects, by reason
+  std::map<std::string, bool> warned;       // once per node and reason
+  asio::steady_timer ticker{io};
+  unsigned ticks = 0;
+  bool left = false;
+  size_t max_payload = 1 << 20;
+
+  Impl(ClusterOptions o, Broker& b, TraceLog& l, asio::io_context& i)
+      : options(std::move(o)), broker(b), log(l), io(i), prefix(options.name + ".") {
+    nodes.push_back({options.node, boot, Clock::now(), true, 0});
+    by_name[options.node] = kThisNode;
+    outgoing.emplace_back();
+  }
+
+  ~Impl() {
+    for (auto* sub : {presence_sub, node_sub, hello_sub})
+      if (sub) natsSubscription_Destroy(sub);
+    if (nc) natsConnection_Destroy(nc);
+  }
+
+  // --- from the cnats thread ----------------------------------------------------------------
+
+  static void on_message(natsConnection*, natsSubscription* sub, natsMsg* msg, void* closure) {
+    auto* self = static_cast<Impl*>(closure);
+    Incoming in;
+    in.kind = sub == self->presence_sub ? Incoming::Kind::presence
+              : sub == self->hello_sub  ? Incoming::Kind::hello
+                                        : Incoming::Kind::batch;
+    in.data.assign(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    if (const char* reply = natsMsg_GetReply(msg)) in.reply = reply;
+    natsMsg_Destroy(msg);
+    self->hand_over(std::move(in));
+  }
+
+  static void on_disconnected(natsConnection*, void* closure) {
+    auto* self = static_cast<Impl*>(closure);
+    self->nats_up = false;
+    self->hand_over({Incoming::Kind::disconnected, {}, {}});
+  }
+
+  static void on_reconnected(natsConnection*, void* closure) {
+    auto* self = static_cast<Impl*>(closure);
+    self->nats_up = true;
+    self->hand_over({Incoming::Kind::reconnected, {}, {}});
+  }
+
+  void hand_over(Incoming in) {
+    bool post;
+    {
+      std::lock_guard lock(inbox_mutex);
+      inbox.push_back(std::move(in));
+      post = !drain_posted;
+      drain_posted = true;
+    }
+    if (post) asio::post(io, [this] { drain(); });
+  }
+
+  // --- on the I/O loop ----------------------------------------------------------------------
+
+  void drain() {
+    std::vector<Incoming> batch;
+    {
+      std::lock_guard lock(inbox_mutex);
+      batch.swap(inbox);
+      drain_posted = false;
+    }
+    for (auto& in : batch) {
+      switch (in.kind) {
+        case Incoming::Kind::presence: presence(in.data); break;
+        case Incoming::Kind::hello: hello(in.data, in.reply); break;
+        case Incoming::Kind::batch: receive(in.data); break;
+        case Incoming::Kind::disconnected: lost_nats(); break;
+        case Incoming::Kind::reconnected: back_on_nats(); break;
+      }
+    }
+    log.flush();
+  }
+
+  void drop(const std::string& reason) { dropped[reason]++; }
+
+  void warn_once(const std::string& key, const std::string& text) {
+    if (warned[key]) return;
+    warned[key] = true;
+    log.warning(text);
+  }
+
+  NodeIndex index_of(const std::string& name, const std::string& node_boot) {
+    auto it = by_name.find(name);
+    if (it != by_name.end()) {
+      nodes[it->second].boot = node_boot;
+      return it->second;
+    }
+    auto index = static_cast<NodeIndex>(nodes.size());
+    nodes.push_back({name, node_boot, Clock::now(), false, 0});
+    outgoing.emplace_back();
+    by_name[name] = index;
+    return index;
+  }
+
+  std::string presence_json(bool bye = false) const {
+    json::object o{{"node", options.node}, {"boot", boot}, {"routes", routes},
+                   {"heartbeat", options.heartbeat.count()}};
+    if (bye) {
+      o["bye"] = true;
+    } else {
+      json::array list;
+      for (const auto& i : broker.local_instances()) list.push_back(json::array{i.key, i.role, i.epoch});
+      o["instances"] = std::move(list);
+    }
+    return to_json(o);
+  }
+
+  void announce() {
+    if (!nc || left) return;
+    std::string text = presence_json();
+    natsConnection_Publish(nc, (prefix + "presence").c_str(), text.data(), static_cast<int>(text.size()));
+  }
+
+  // A node's announcement; false when it is not one of ours (routes, name).
+  bool presence(const std::string& text) {
+    boost::system::error_code ec;
+    json::value v = json::parse(text, ec);
+    const json::object* o = ec ? nullptr : v.if_object();
+    std::string name = o ? string_at(*o, "node") : "", node_boot = o ? string_at(*o, "boot") : "";
+    if (!o || !valid_node_name(name) || node_boot.empty()) {
+      drop("malformed-presence");
+      return false;
+    }
+    if (name == options.node) {
+      if (node_boot != boot)
+        warn_once("name:" + node_boot, "Another ExoCom node announces itself as '" + name +
+                                           "' on this cluster; give each node a name of its own (--node-name)");
+      return false;
+    }
+    if (string_at(*o, "routes") != routes) {
+      drop("routes-differ");
+      warn_once("routes:" + name, "ExoCom node '" + name + "' routes differently from this one; ignoring it");
+      return false;
+    }
+    NodeIndex index = index_of(name, node_boot);
+    Node& node = nodes[index];
+    if (const auto* bye = o->if_contains("bye"); bye && bye->is_bool() && bye->get_bool()) {
+      if (node.alive) log.info("ExoCom node '" + name + "' left the cluster");
+      node.alive = false;
+      broker.node_gone(index);
+      return true;
+    }
+    std::vector<InstanceInfo> instances;
+    if (const auto* list = o->if_contains("instances"); list && list->is_array()) {
+      for (const auto& item : list->get_array()) {
+        const auto* a = item.if_array();
+        if (!a || a->size() != 3 || !(*a)[0].is_string() || !(*a)[1].is_string() || !(*a)[2].is_number()) {
+          drop("malformed-presence");
+          return false;
+        }
+        boost::system::error_code nec;
+        auto epoch = (*a)[2].to_number<uint64_t>(nec);
+        instances.push_back({std::string((*a)[0].get_string()), std::string((*a)[1].get_string()), nec ? 0 : epoch});
+      }
+    }
+    if (!node.alive) log.info("ExoCom node '" + name + "' joined the cluster");
+    node.alive = true;
+    node.heard = Clock::now();
+    node.instances = instances.size();
+    broker.remote_instances(index, instances);
+    return true;
+  }
+
+  void hello(const std::string& text, const std::string& reply) {
+    presence(text);
+    if (reply.empty()) return announce();
+    std::string mine = presence_json();
+    natsConnection_Publish(nc, reply.c_str(), mine.data(), static_cast<int>(mine.size()));
+  }
+
+  // A batch another node sent this one.
+  void receive(std::string_view in) {
+    std::string_view from, from_boot;
+    if (!take(in, from) || !take(in, from_boot)) return drop("malformed-batch");
+    auto it = by_name.find(std::string(from));
+    if (it == by_name.end() || it->second == kThisNode || !nodes[it->second].alive ||
+        nodes[it->second].boot != from_boot)
+      return drop("unknown-node");
+    NodeIndex node = it->second;
+    while (!in.empty()) {
+      std::string_view kind;
+      if (!take(in, kind)) return drop("malformed-batch");
+      if (kind == "D") {
+        std::string_view f[7];
+        for (auto& field : f)
+          if (!take(in, field)) return drop("malformed-batch");
+        if (f[5].size() != 1 || f[5][0] < '0' || f[5][0] > '1') return drop("malformed-batch");
+        Hop hop{f[0], f[1], f[2], f[3], f[4], static_cast<uint8_t>(f[5][0] - '0')};
+        if (!broker.may_receive(hop, f[6])) {
+          drop("forged-delivery");
+          continue;
+        }
+        broker.remote_delivery(node, hop, f[6]);
+      } else if (kind == "F") {
+        std::string_view which, text;
+        if (!take(in, which) || !take(in, text) || which.size() != 1 ||
+            (which[0] != static_cast<char>(Forward::verdict) && which[0] != static_cast<char>(Forward::answer)))
+          return drop("malformed-batch");
+        broker.remote_forward(node, static_cast<Forward>(which[0]), text);
+      } else {
+        return drop("malformed-batch");
+      }
+    }
+  }
+
+  void lost_nats() {
+    ++nats_disconnects;
+    log.error("lost the connection to NATS; routing only to the instances connected to this node until it is back "
+              "(messages for the others are held here)");
+    for (NodeIndex i = 1; i < nodes.size(); ++i) {
+      if (!nodes[i].alive) continue;
+      nodes[i].alive = false;
+      broker.node_gone(i);
+    }
+  }
+
+  void back_on_nats() {
+    log.info("connected to NATS again; asking the other nodes what they have");
+    announce();
+    std::string mine = presence_json();
+    natsConnection_Publish(nc, (prefix + "hello").c_str(), mine.data(), static_cast<int>(mine.size()));
+  }
+
+  // Heartbeats every `heartbeat`; a node not heard for two of them is gone.
+  void tick() {
+    ticker.expires_after(options.heartbeat / 4);
+    ticker.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || left) return;
+      if (++ticks % 4 == 0) announce();
+      auto now = Clock::now();
+      for (NodeIndex i = 1; i < nodes.size(); ++i) {
+        if (!nodes[i].alive || now - nodes[i].heard <= 2 * options.heartbeat) continue;
+        nodes[i].alive = false;
+        log.warning("ExoCom node '" + nodes[i].name + "' fell silent; its instances are gone");
+        broker.node_gone(i);
+      }
+      log.flush();
+      tick();
+    });
+  }
+
+  void schedule_flush() {
+    if (flush_posted) return;
+    flush_posted = true;
+    // Posted: everything the current batch of work sends to one node leaves in one NATS message.
+    asio::post(io, [this] {
+      flush_posted = false;
+      flush();
+    });
+  }
+
+  void flush() {
+    for (NodeIndex i = 1; i < outgoing.size(); ++i) send_batch(i);
+  }
+
+  void send_batch(NodeIndex i) {
+    std::string& batch = outgoing[i];
+    if (batch.empty()) return;
+    std::string packet;
+    packet.reserve(batch.size() + 64);
+    put(packet, options.node);
+    put(packet, boot);
+    packet += batch;
+    batch.clear();
+    natsStatus s = natsConnection_Publish(nc, (prefix + "node." + nodes[i].name).c_str(), packet.data(),
+                                          static_cast<int>(packet.size()));
+    if (s != NATS_OK) drop("publish-failed");
+  }
+
+  void append(NodeIndex node, std::string record) {
+    if (node == kThisNode || node >= nodes.size()) bug("a delivery to an unknown node", __FILE__, __LINE__);
+    if (record.size() + 200 > max_payload) {
+      drop("too-big-for-nats");
+      log.warning(fmt::format("a message of {} bytes is too big for NATS (max_payload {} bytes); dropped", record.size(),
+                              max_payload));
+      return;
+    }
+    if (outgoing[node].size() + record.size() + 200 > max_payload) send_batch(node);
+    outgoing[node] += record;
+    schedule_flush();
+  }
+};
+
+Cluster::Cluster(ClusterOptions options, Broker& broker, TraceLog& log, asio::io_context& io)
+    : impl_(std::make_unique<Impl>(std::move(options), broker, log, io)) {
+  if (!valid_node_name(impl_->options.node))
+    throw UserError("--node-name '" + impl_->options.node + "' is not a valid node name; use letters, digits, '.', '_' and '-'");
+  if (!valid_node_name(impl_->options.name))
+    throw UserError("--cluster-name '" + impl_->options.name + "' is not valid; use letters, digits, '.', '_' and '-'");
+  impl_->routes = broker.routes_fingerprint();
+  broker.join(*this);
+}
+
+Cluster::~Cluster() = default;
+
+void Cluster::join() {
+  auto& s = *impl_;
+  natsOptions* opts = nullptr;
+  natsOptions_Create(&opts);
+  std::vector<const char*> urls;
+  for (const auto& u : s.options.urls) urls.push_back(u.c_str());
+  natsOptions_SetServers(opts, urls.data(), static_cast<int>(urls.size()));
+  natsOptions_SetName(opts, ("exocom " + s.options.node).c_str());
+  natsOptions_SetTimeout(opts, 1000);
+  natsOptions_SetAllowReconnect(opts, true);
+  natsOptions_SetMaxReconnect(opts, -1);
+  natsOptions_SetReconnectWait(opts, 200);
+  // A NATS server that dies without closing the connection is noticed within two heartbeats.
+  natsOptions_SetPingInterval(opts, s.options.heartbeat.count());
+  natsOptions_SetMaxPingsOut(opts, 2);
+  natsOptions_UseGlobalMessageDelivery(opts, true);  // one thread: what arrives keeps its order
+  natsOptions_SetSendAsap(opts, true);               // batches are made here, per loop iteration
+  natsOptions_SetDisconnectedCB(opts, &Impl::on_disconnected, &s);
+  natsOptions_SetReconnectedCB(opts, &Impl::on_reconnected, &s);
+  auto deadline = Clock::now() + s.options.connect_timeout;
+  natsStatus status;
+  while ((status = natsConnection_Connect(&s.nc, opts)) != NATS_OK && Clock::now() < deadline)
+    usleep(200'000);
+  natsOptions_Destroy(opts);
+  if (status != NATS_OK)
+    throw UserError(fmt::format("cannot reach NATS at {} ({}) within {}s; start nats-server there or fix --cluster",
+                                exo::join(s.options.urls, ","), nats_error(status),
+                                std::chrono::duration_cast<std::chrono::seconds>(s.options.connect_timeout).count()));
+  s.nats_up = true;
+  s.max_payload = static_cast<size_t>(std::max<int64_t>(natsConnection_GetMaxPayload(s.nc), 4096));
+
+  // Who is there already: every node answers with its announcement.
+  natsInbox* inbox = nullptr;
+  natsInbox_Create(&inbox);
+  natsSubscription* answers = nullptr;
+  natsConnection_SubscribeSync(&answers, s.nc, inbox);
+  std::string mine = s.presence_json();
+  natsConnection_PublishRequest(s.nc, (s.prefix + "hello").c_str(), inbox, mine.data(), static_cast<int>(mine.size()));
+  std::vector<std::string> others;
+  auto until = Clock::now() + s.options.join_wait;
+  while (Clock::now() < until) {
+    natsMsg* msg = nullptr;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+    if (natsSubscription_NextMsg(&msg, answers, std::max<int64_t>(left, 1)) != NATS_OK) break;
+    others.emplace_back(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    natsMsg_Destroy(msg);
+  }
+  natsSubscription_Destroy(answers);
+  natsInbox_Destroy(inbox);
+  for (const auto& text : others) {
+    boost::system::error_code ec;
+    json::value v = json::parse(text, ec);
+    const json::object* o = ec ? nullptr : v.if_object();
+    if (!o) continue;
+    std::string name = string_at(*o, "node"), theirs = string_at(*o, "routes");
+    if (name == s.options.node && string_at(*o, "boot") != s.boot)
+      throw UserError("the node name '" + name + "' is taken in cluster '" + s.options.name +
+                      "'; give this node another one with --node-name");
+    if (theirs != s.routes)
+      throw UserError("this node's routes differ from those of the cluster '" + s.options.name + "' (node '" + name +
+                      "' has routes " + theirs + ", this node " + s.routes +
+                      "); start every node with the same routing table");
+  }
+  auto subscribe = [&](natsSubscription** sub, const std::string& subject) {
+    natsStatus st = natsConnection_Subscribe(sub, s.nc, subject.c_str(), &Impl::on_message, &s);
+    if (st != NATS_OK) throw UserError("cannot subscribe to " + subject + " on NATS: " + nats_error(st));
+    natsSubscription_SetPendingLimits(*sub, -1, -1);
+  };
+  subscribe(&s.presence_sub, s.prefix + "presence");
+  subscribe(&s.hello_sub, s.prefix + "hello");
+  subscribe(&s.node_sub, s.prefix + "node." + s.options.node);
+  natsConnection_FlushTimeout(s.nc, 2000);
+  for (auto& text : others) s.hand_over({Impl::Incoming::Kind::presence, std::move(text), {}});
+}
+
+void Cluster::start() {
+  impl_->log.info(fmt::format("ExoCom node '{}' joined cluster '{}' over NATS", impl_->options.node, impl_->options.name));
+  impl_->announce();
+  impl_->tick();
+}
+
+void Cluster::leave() {
+  auto& s = *impl_;
+  if (s.left || !s.nc) return;
+  s.flush();
+  std::string bye = s.presence_json(true);
+  natsConnection_Publish(s.nc, (s.prefix + "presence").c_str(), bye.data(), static_cast<int>(bye.size()));
+  natsConnection_FlushTimeout(s.nc, 1000);
+  s.left = true;
+  s.ticker.cancel();
+}
+
+void Cluster::deliver(NodeIndex node, const Hop& hop, const Frame& frame) {
+  std::string record;
+  record.reserve(frame.payload().size() + hop.to_role.size() + hop.to_instance.size() + hop.activity.size() + 64);
+  put(record, "D");
+  put(record, hop.to_role);
+  put(record, hop.to_instance);
+  put(record, hop.from_role);
+  put(record, hop.from_instance);
+  put(record, hop.activity);
+  put(record, std::string(1, static_cast<char>('0' + std::min<uint8_t>(hop.hops, 1))));
+  put(record, frame.payload());
+  impl_->append(node, std::move(record));
+}
+
+void Cluster::forward(NodeIndex node, Forward kind, std::string_view text) {
+  std::string record;
+  put(record, "F");
+  put(record, std::string(1, static_cast<char>(kind)));
+  put(record, text);
+  impl_->append(node, std::move(record));
+}
+
+void Cluster::local_instances_changed() { impl_->announce(); }
+
+const std::string& Cluster::node_name(NodeIndex node) const {
+  if (node >= impl_->nodes.size()) bug("an unknown node", __FILE__, __LINE__);
+  return impl_->nodes[node].name;
+}
+
+NodeIndex Cluster::node_of_session(std::string_view session_id) const {
+  size_t tilde = session_id.find('~');
+  if (tilde == std::string_view::npos) return kThisNode;
+  auto it = impl_->by_name.find(std::string(session_id.substr(0, tilde)));
+  return it == impl_->by_name.end() ? kThisNode : it->second;
+}
+
+std::string Cluster::status_json() const {
+  const auto& s = *impl_;
+  json::array peers;
+  auto now = Clock::now();
+  for (NodeIndex i = 1; i < s.nodes.size(); ++i) {
+    const auto& n = s.nodes[i];
+    if (!n.alive) continue;
+    peers.push_back(json::object{{"node", n.name},
+                                 {"instances", n.instances},
+                                 {"heardMsAgo", std::chrono::duration_cast<std::chrono::milliseconds>(now - n.heard).count()}});
+  }
+  json::object dropped;
+  for (const auto& [reason, n] : s.dropped) dropped[reason] = n;
+  char url[256] = "";
+  if (s.nc) natsConnection_GetConnectedUrl(s.nc, url, sizeof url);
+  return to_json(json::object{{"node", s.options.node},
+                              {"name", s.options.name},
+                              {"nats", json::object{{"connected", s.nats_up.load()}, {"url", url}, {"disconnects", s.nats_disconnects}}},
+                              {"peers", peers},
+                              {"dropped", dropped}});
+}
+
+std::string Cluster::metrics_text() const {
+  const auto& s = *impl_;
+  std::string out;
+  out += "# HELP exocom_cluster_nats_connected Whether this node is connected to NATS.\n# TYPE exocom_cluster_nats_connected gauge\n";
+  out += fmt::format("exocom_cluster_nats_connected {}\n", s.nats_up ? 1 : 0);
+  out += "# HELP exocom_cluster_nats_disconnects_total Times this node lost NATS.\n# TYPE exocom_cluster_nats_disconnects_total counter\n";
+  out += fmt::format("exocom_cluster_nats_disconnects_total {}\n", s.nats_disconnects);
+  out += "# HELP exocom_cluster_peer_instances Instances connected to each other node of the cluster.\n"
+         "# TYPE exocom_cluster_peer_instances gauge\n";
+  for (NodeIndex i = 1; i < s.nodes.size(); ++i)
+    if (s.nodes[i].alive) out += fmt::format("exocom_cluster_peer_instances{{node=\"{}\"}} {}\n", s.nodes[i].name, s.nodes[i].instances);
+  out += "# HELP exocom_cluster_packets_dropped_total Packets on the cluster subjects dropped unrouted, by reason.\n"
+         "# TYPE exocom_cluster_packets_dropped_total counter\n";
+  for (const auto& [reason, n] : s.dropped) out += fmt::format("exocom_cluster_packets_dropped_total{{reason=\"{}\"}} {}\n", reason, n);
+  return out;
+}
+
+}  // namespace exo::exocom

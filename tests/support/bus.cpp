@@ -1,0 +1,139 @@
+#include "support/bus.hpp"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <future>
+#include <regex>
+#include <stdexcept>
+#include <thread>
+
+#include <boost/json/parse.hpp>
+
+#include "common/ids.hpp"
+
+namespace exo::test {
+
+std::string to_string(BusKind kind) { return kind == BusKind::single ? "single" : "cluster"; }
+
+Nats::Nats(bool jetstream, uint16_t port) : jetstream_(jetstream), port_(port) {
+  if (jetstream_) data_ = std::make_unique<TempDir>("nats");
+  start();
+}
+
+void Nats::start() {
+  SpawnOptions o;
+  o.argv = {"nats-server", "-a", "127.0.0.1", "-p", port_ ? std::to_string(port_) : "-1"};
+  if (jetstream_) o.argv.insert(o.argv.end(), {"-js", "-sd", data_->path().string()});
+  watched_ = std::make_unique<Watched>(o);
+  if (watched_->output().wait_for("Server is ready", 10s) == std::string::npos)
+    throw std::runtime_error("nats-server did not start: " + watched_->output().text());
+  std::smatch m;
+  std::string text = watched_->output().text();
+  if (!std::regex_search(text, m, std::regex("Listening for client connections on 127.0.0.1:(\\d+)")))
+    throw std::runtime_error("no port in: " + text);
+  port_ = static_cast<uint16_t>(std::stoi(m[1]));
+}
+
+void Nats::kill() {
+  watched_->signal(SIGKILL);
+  watched_->process().wait();
+}
+
+void Nats::start_again() { start(); }
+
+size_t BusOutput::wait_for(std::string_view needle, std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    for (auto* n : nodes_)
+      if (size_t pos = n->wait_for(needle, 0ms); pos != std::string::npos) return pos;
+    if (std::chrono::steady_clock::now() >= deadline) return std::string::npos;
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+size_t BusOutput::count(std::string_view needle) const {
+  size_t n = 0;
+  for (auto* node : nodes_) n += node->count(needle);
+  return n;
+}
+
+std::string BusOutput::text() const {
+  std::string out;
+  for (size_t i = 0; i < nodes_.size(); ++i) out += (nodes_.size() > 1 ? "--- node " + std::to_string(i) + "\n" : "") + nodes_[i]->text();
+  return out;
+}
+
+Bus::Bus(BusKind kind, std::string service_data, std::vector<std::string> args, std::map<std::string, std::string> env)
+    : kind_(kind) {
+  if (kind_ == BusKind::single) {
+    nodes_.push_back(std::make_unique<Exocom>(std::move(service_data), std::move(args), std::move(env)));
+    return;
+  }
+  nats_ = std::make_unique<Nats>();
+  std::string cluster = "t" + random_hex(6);  // a cluster of its own per test
+  // The nodes start side by side, as a deployment starts them.
+  std::vector<std::future<std::unique_ptr<Exocom>>> starting;
+  for (int i = 0; i < kClusterNodes; ++i) {
+    std::vector<std::string> node_args = args;
+    node_args.insert(node_args.end(), {"--cluster", nats_->url(), "--node-name", "n" + std::to_string(i),
+                                       "--cluster-name", cluster, "--heartbeat", "250"});
+    starting.push_back(std::async(std::launch::async, [=] { return std::make_unique<Exocom>(service_data, node_args, env); }));
+  }
+  for (auto& node : starting) nodes_.push_back(node.get());
+}
+
+size_t Bus::node_for(std::string_view role) {
+  if (nodes_.size() == 1) return 0;
+  // A role's first connection on the next node in turn, its later ones on the nodes after that.
+  auto it = connections_of_.find(role);
+  if (it == connections_of_.end()) it = connections_of_.emplace(std::string(role), next_node_++).first;
+  return it->second++ % nodes_.size();
+}
+
+BusOutput Bus::output() const {
+  std::vector<OutputWatcher*> watchers;
+  for (const auto& n : nodes_) watchers.push_back(&n->output());
+  return BusOutput(std::move(watchers));
+}
+
+std::vector<size_t> Bus::known(std::string_view role) const {
+  std::vector<size_t> out;
+  for (const auto& node : nodes_) {
+    auto [status, body] = node->get("/status");
+    boost::system::error_code ec;
+    auto v = boost::json::parse(body, ec);
+    size_t n = 0;
+    if (!ec && v.is_object())
+      if (auto* roles = v.get_object().if_contains("roles"); roles && roles->is_object())
+        if (auto* r = roles->get_object().if_contains(role); r && r->is_object()) {
+          const auto& o = r->get_object();
+          for (const char* key : {"instances", "remote"})
+            if (auto* c = o.if_contains(key); c && c->is_number()) n += c->to_number<size_t>();
+        }
+    out.push_back(n);
+  }
+  return out;
+}
+
+bool Bus::wait_known(std::string_view role, size_t n, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    auto counts = known(role);
+    if (std::all_of(counts.begin(), counts.end(), [&](size_t c) { return c >= n; })) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+bool Bus::wait_gone(std::string_view role, size_t n, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    auto counts = known(role);
+    if (std::all_of(counts.begin(), counts.end(), [&](size_t c) { return c <= n; })) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+}  // namespace exo::test
