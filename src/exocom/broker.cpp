@@ -61,7 +61,8 @@ void Metrics::observe_latency(std::chrono::nanoseconds d) {
   ++latency_count;
 }
 
-Broker::Broker(config::RouteTable routes, Options options, TraceLog& log) : options_(options), log_(log) {
+Broker::Broker(config::RouteTable routes, Options options, TraceLog& log)
+    : options_(options), log_(log), instance_prefix_("c" + random_hex(4) + "-") {
   for (auto& [name, r] : routes.roles) {
     if (name == kSecurityRole) {
       // The security role's routes are fixed by the protocol, whatever the table says.
@@ -620,7 +621,7 @@ void Broker::register_peer(Peer& peer, const wire::Envelope& env) {
       rebuild_subscriptions();
       log_.info("Learned the routes of '" + requested + "' from its registration (--dev-open)");
     }
-    if (key.empty()) key = (federation_ ? federation_->node_name(kThisNode) + "/" : std::string()) + "c" + std::to_string(peer.id());
+    if (key.empty()) key = instance_prefix_ + std::to_string(peer.id());
     if (auto found = instance_by_key_.find(key); found != instance_by_key_.end()) {
       Instance& old = *found->second;
       if (epoch < old.epoch) {

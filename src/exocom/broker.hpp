@@ -218,6 +218,7 @@ class Broker {
   Federation* federation_ = nullptr;
   std::unordered_map<uint64_t, std::unique_ptr<Instance>> instances_;  // by serial
   StringMap<Instance*> instance_by_key_;
+  std::string instance_prefix_;  // of the keys made up for clients that name no instance: unique per process
   uint64_t next_serial_ = 1;
   std::vector<std::unique_ptr<RoleState>> roles_;
   StringMap<RoleState*> roles_by_name_;

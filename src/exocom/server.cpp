@@ -624,6 +624,11 @@ void Server::bind() {
   if (ec) throw UserError(fmt::format("cannot listen on {}:{}: {}", impl_->listen.host, impl_->listen.port, ec.message()));
   acc.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw UserError("cannot listen: " + ec.message());
+  // A node joins before its gateway registers, so the gateway is announced to the cluster.
+  if (impl_->listen.cluster) {
+    impl_->cluster = std::make_unique<Cluster>(*impl_->listen.cluster, impl_->broker, impl_->log, impl_->io);
+    impl_->cluster->join();
+  }
   if (impl_->listen.gateway) {
     impl_->gateway = std::make_unique<Gateway>(impl_->broker, impl_->listen.gateway_options, impl_->log);
     impl_->broker.gateway_role(impl_->listen.gateway_options.role);
@@ -636,10 +641,6 @@ void Server::bind() {
       throw UserError(fmt::format("gateway port {} is already in use; choose another with --gateway-port", impl_->listen.gateway_port));
     if (!ec) g.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) throw UserError(fmt::format("cannot listen on gateway port {}: {}", impl_->listen.gateway_port, ec.message()));
-  }
-  if (impl_->listen.cluster) {
-    impl_->cluster = std::make_unique<Cluster>(*impl_->listen.cluster, impl_->broker, impl_->log, impl_->io);
-    impl_->cluster->join();
   }
 }
 

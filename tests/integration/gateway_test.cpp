@@ -12,6 +12,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "common/net.hpp"
+#include "support/bus.hpp"
 #include "support/processes.hpp"
 #include "support/ws_client.hpp"
 
@@ -26,29 +27,50 @@ const std::string kRoutes = R"({
   "tweets": {"receives": ["tweets.list"], "sends": ["tweets.listed", "tweet.posted"]}
 })";
 
-struct Bus {
-  Exocom exocom;
-  uint16_t gateway = 0;
-  explicit Bus(std::vector<std::string> extra = {})
-      : exocom(kRoutes, [&] {
+// ExoCom with its gateway for browsers: one node, or a cluster of three whose every node has a
+// gateway. Browsers and the service connect to the nodes in turn.
+struct Gateways {
+  Bus bus;
+  std::vector<uint16_t> gateway;  // per node
+  size_t browsers = 0;
+  explicit Gateways(BusKind kind, std::vector<std::string> extra = {})
+      : bus(kind, kRoutes, [&] {
           std::vector<std::string> args = {"--gateway-port", "0", "--gateway-role", "browser"};
           args.insert(args.end(), extra.begin(), extra.end());
           return args;
         }()) {
-    std::smatch m;
-    std::string text = exocom.output().text();
-    if (std::regex_search(text, m, std::regex("gateway for 'browser' online at port (\\d+)"))) gateway = static_cast<uint16_t>(std::stoi(m[1]));
+    for (size_t i = 0; i < bus.nodes(); ++i) {
+      std::smatch m;
+      std::string text = bus.node(i).output().text();
+      if (std::regex_search(text, m, std::regex("gateway for 'browser' online at port (\\d+)")))
+        gateway.push_back(static_cast<uint16_t>(std::stoi(m[1])));
+    }
+    EXPECT_TRUE(bus.wait_known("browser", bus.nodes()));  // every node knows every gateway
   }
+  uint16_t first_gateway() const { return gateway.at(0); }
   WsClient browser(const std::string& origin = "http://localhost:3000") {
-    return WsClient::connect(gateway, "/", origin.empty() ? "" : "Origin: " + origin + "\r\n");
+    return WsClient::connect(gateway.at(browsers++ % gateway.size()), "/", origin.empty() ? "" : "Origin: " + origin + "\r\n");
   }
   WsClient service() {
-    auto c = WsClient::connect(exocom.port());
+    auto c = WsClient::connect(bus.port(bus.node_for("tweets")));
     c.register_as("tweets", R"({"ack":true})");
     EXPECT_TRUE(c.receive_named("exocom.registered"));
+    EXPECT_TRUE(bus.wait_known("tweets", 1));
     return c;
   }
+  // The counter's value on every node, summed.
+  uint64_t metric(const std::string& line) {
+    uint64_t sum = 0;
+    for (size_t i = 0; i < bus.nodes(); ++i) {
+      std::string text = bus.node(i).get("/metrics").second;
+      if (auto pos = text.find(line + " "); pos != std::string::npos) sum += std::stoull(text.substr(pos + line.size() + 1));
+    }
+    return sum;
+  }
 };
+
+class Gateway : public ::testing::TestWithParam<BusKind> {};
+std::string kind_name(const ::testing::TestParamInfo<BusKind>& info) { return to_string(info.param); }
 
 std::string str(const json::object& o, std::string_view k) {
   auto it = o.find(k);
@@ -57,9 +79,9 @@ std::string str(const json::object& o, std::string_view k) {
 
 }  // namespace
 
-TEST(Gateway, BrowserMessagesGoOnTheBusWithASession) {
-  Bus bus;
-  ASSERT_NE(bus.gateway, 0);
+TEST_P(Gateway, BrowserMessagesGoOnTheBusWithASession) {
+  Gateways bus(GetParam());
+  ASSERT_EQ(bus.gateway.size(), bus.bus.nodes());
   auto tweets = bus.service();
   auto page = bus.browser();
   page.send_text(R"({"name":"tweets.list","activityId":"a1","payload":{"owner_id":"1"},"sender":"tweets","auth":"forged","id":"x"})");
@@ -70,12 +92,16 @@ TEST(Gateway, BrowserMessagesGoOnTheBusWithASession) {
   EXPECT_EQ(str(*got, "activityId"), "a1");
   EXPECT_NE(str(*got, "id"), "x");
   ASSERT_TRUE(got->at("auth").is_object());        // the session, not the forged auth
-  EXPECT_EQ(str(got->at("auth").as_object(), "sessionId").size(), 36u);
+  std::string session = str(got->at("auth").as_object(), "sessionId");
+  // A session id is a UUID; in a cluster it starts with its node's name: replies find the node.
+  EXPECT_TRUE(std::regex_match(session, std::regex("(n[0-9]~)?[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
+      << session;
+  EXPECT_EQ(session.find('~') != std::string::npos, bus.bus.clustered());
   EXPECT_EQ(json::serialize(got->at("payload")), R"({"owner_id":"1"})");
 }
 
-TEST(Gateway, RepliesReachOnlyTheirBrowser) {
-  Bus bus;
+TEST_P(Gateway, RepliesReachOnlyTheirBrowser) {
+  Gateways bus(GetParam());
   auto tweets = bus.service();
   auto alice = bus.browser(), bob = bus.browser();
   alice.send_text(R"({"name":"tweets.list","activityId":"alice-1"})");
@@ -97,8 +123,8 @@ TEST(Gateway, RepliesReachOnlyTheirBrowser) {
   EXPECT_TRUE(next_is_marker(alice, send_marker(tweets, "tweets", "tweet.posted")));
 }
 
-TEST(Gateway, MessagesWithoutASessionGoToEveryBrowser) {
-  Bus bus;
+TEST_P(Gateway, MessagesWithoutASessionGoToEveryBrowser) {
+  Gateways bus(GetParam());
   auto tweets = bus.service();
   // Each session is open once its handshake is answered, before anything later is routed.
   auto alice = bus.browser(), bob = bus.browser();
@@ -107,8 +133,8 @@ TEST(Gateway, MessagesWithoutASessionGoToEveryBrowser) {
   EXPECT_TRUE(bob.receive_named("tweet.posted"));
 }
 
-TEST(Gateway, RefusedNamesGetAnErrorFrame) {
-  Bus bus;
+TEST_P(Gateway, RefusedNamesGetAnErrorFrame) {
+  Gateways bus(GetParam());
   auto tweets = bus.service();
   auto page = bus.browser();
   page.send_text(R"({"name":"tweets.delete","payload":{"id":"1"}})");
@@ -128,18 +154,18 @@ TEST(Gateway, RefusedNamesGetAnErrorFrame) {
   EXPECT_TRUE(next_is_marker(tweets, "after-refusals"));
 }
 
-TEST(Gateway, OriginsOutsideTheAllowListAreRefused) {
-  Bus bus;
+TEST_P(Gateway, OriginsOutsideTheAllowListAreRefused) {
+  Gateways bus(GetParam());
   EXPECT_THROW(bus.browser("http://evil.example"), std::runtime_error);
   EXPECT_NO_THROW(bus.browser("http://127.0.0.1:8080"));
   EXPECT_NO_THROW(bus.browser(""));  // not a browser: no Origin header
-  Bus strict({"--gateway-origin", "https://app.example"});
+  Gateways strict(GetParam(), {"--gateway-origin", "https://app.example"});
   EXPECT_THROW(strict.browser("http://localhost:3000"), std::runtime_error);
   EXPECT_NO_THROW(strict.browser("https://app.example"));
 }
 
-TEST(Gateway, MessageSizeAndRateLimits) {
-  Bus bus({"--gateway-max-message-size", "1000", "--gateway-rate", "5"});
+TEST_P(Gateway, MessageSizeAndRateLimits) {
+  Gateways bus(GetParam(), {"--gateway-max-message-size", "1000", "--gateway-rate", "5"});
   auto tweets = bus.service();
   {
     auto page = bus.browser();
@@ -147,8 +173,14 @@ TEST(Gateway, MessageSizeAndRateLimits) {
     auto err = page.receive_named("exocom.error");
     ASSERT_TRUE(err);
     EXPECT_EQ(str(err->at("payload").as_object(), "code"), "rate-limited");
+    // Once the bucket has a token again, a marked message ends what tweets counts.
+    std::this_thread::sleep_for(400ms);
+    page.send_text(R"({"name":"tweets.list","activityId":"after-the-burst"})");
     int delivered = 0;
-    while (tweets.receive(300ms)) ++delivered;
+    while (auto m = tweets.receive_json()) {
+      if (str(*m, "activityId") == "after-the-burst") break;
+      ++delivered;
+    }
     EXPECT_GE(delivered, 9);   // the burst (twice the rate) got through
     EXPECT_LE(delivered, 12);  // the rest did not
   }
@@ -159,16 +191,16 @@ TEST(Gateway, MessageSizeAndRateLimits) {
   EXPECT_EQ(closed->code, 1009);
 }
 
-TEST(Gateway, ServesTheJavaScriptClient) {
-  Bus bus;
-  auto [status, body] = http_get(bus.gateway, "/exocom.js");
+TEST_P(Gateway, ServesTheJavaScriptClient) {
+  Gateways bus(GetParam());
+  auto [status, body] = http_get(bus.first_gateway(), "/exocom.js");
   EXPECT_EQ(status, 200);
   EXPECT_NE(body.find("export class Relay"), std::string::npos);
-  EXPECT_EQ(http_get(bus.gateway, "/other").first, 404);
+  EXPECT_EQ(http_get(bus.first_gateway(), "/other").first, 404);
 }
 
-TEST(Gateway, ABrowserThatLeavesLosesItsReplies) {
-  Bus bus;
+TEST_P(Gateway, ABrowserThatLeavesLosesItsReplies) {
+  Gateways bus(GetParam());
   auto tweets = bus.service();
   auto other = bus.browser();  // open all along: the reply must not reach it either
   json::value auth;
@@ -182,22 +214,18 @@ TEST(Gateway, ABrowserThatLeavesLosesItsReplies) {
   }
   tweets.send_text(R"({"name":"tweets.listed","sender":"tweets","activityId":"gone-1","auth":)" + json::serialize(auth) + "}");
   // ExoCom counts the reply it could not deliver ...
-  std::string metrics;
-  for (int i = 0; i < 250; ++i) {
-    metrics = bus.exocom.get("/metrics").second;
-    if (metrics.find("exocom_messages_dropped_total{reason=\"gateway-session-gone\"} 1") != std::string::npos) break;
-    std::this_thread::sleep_for(20ms);
-  }
-  EXPECT_NE(metrics.find("exocom_messages_dropped_total{reason=\"gateway-session-gone\"} 1"), std::string::npos) << metrics;
+  const std::string dropped = "exocom_messages_dropped_total{reason=\"gateway-session-gone\"}";
+  for (int i = 0; i < 250 && bus.metric(dropped) < 1; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(bus.metric(dropped), 1u);
   // ... and gave it to no other browser.
   EXPECT_TRUE(next_is_marker(other, send_marker(tweets, "tweets", "tweet.posted")));
 }
 
 // Out of file descriptors, accepting a browser fails; once descriptors are free again the gateway
 // accepts browsers again (it used to re-arm the services' acceptor instead of its own).
-TEST(Gateway, KeepsAcceptingAfterAnAcceptError) {
-  Bus bus;
-  pid_t pid = bus.exocom.process().pid();
+TEST(GatewayProcess, KeepsAcceptingAfterAnAcceptError) {
+  Gateways bus(BusKind::single);
+  pid_t pid = bus.bus.node(0).process().pid();
   size_t open = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) ++open;
   rlimit saved{};
@@ -205,9 +233,9 @@ TEST(Gateway, KeepsAcceptingAfterAnAcceptError) {
   rlimit tight{open, saved.rlim_max};
   ASSERT_EQ(prlimit(pid, RLIMIT_NOFILE, &tight, nullptr), 0);
 
-  int fd = connect_loopback(bus.gateway);  // the kernel's backlog takes it
+  int fd = connect_loopback(bus.first_gateway());  // the kernel's backlog takes it
   ASSERT_GE(fd, 0);
-  EXPECT_NE(bus.exocom.output().wait_for("accepting a connection failed"), std::string::npos) << bus.exocom.output().text();
+  EXPECT_NE(bus.bus.output().wait_for("accepting a connection failed"), std::string::npos) << bus.bus.output().text();
   ::close(fd);
 
   ASSERT_EQ(prlimit(pid, RLIMIT_NOFILE, &saved, nullptr), 0);
@@ -218,10 +246,10 @@ TEST(Gateway, KeepsAcceptingAfterAnAcceptError) {
   ASSERT_TRUE(got);
   EXPECT_EQ(str(*got, "activityId"), "after-emfile");
   // One line for the episode, not one per retry.
-  EXPECT_EQ(bus.exocom.output().count("accepting a connection failed"), 1u);
+  EXPECT_EQ(bus.bus.output().count("accepting a connection failed"), 1u);
 }
 
-TEST(Gateway, TheRoleMustBeInTheRoutes) {
+TEST(GatewayProcess, TheRoleMustBeInTheRoutes) {
   SpawnOptions o;
   o.argv = {exocom_binary(), "--host", "127.0.0.1", "--port", "0", "--gateway-port", "0", "--gateway-role", "nobody"};
   o.env = {{"SERVICE_DATA", kRoutes}};
@@ -229,3 +257,5 @@ TEST(Gateway, TheRoleMustBeInTheRoutes) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("--gateway-role 'nobody' is not a role in the routing table"), std::string::npos) << r.err;
 }
+
+INSTANTIATE_TEST_SUITE_P(Bus, Gateway, ::testing::Values(BusKind::single, BusKind::cluster), kind_name);
