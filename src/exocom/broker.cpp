@@ -118,6 +118,13 @@ Peer* Broker::peer_by_id(uint64_t id) const {
 void Broker::connected(Peer& peer) { peers_[peer.id()] = &peer; }
 
 void Broker::disconnected(Peer& peer, std::vector<Frame> undelivered) {
+  // What other nodes delivered and this connection never wrote goes back to them, in their order.
+  std::erase_if(undelivered, [&](const Frame& f) {
+    if (!f.is_text()) return true;  // a ping or pong in the queue: nobody else's business
+    if (f.origin_node() == kThisNode || !federation_) return false;
+    federation_->give_back(f.origin_node(), f.origin_seq());
+    return true;
+  });
   if (!peers_.erase(peer.id())) return;
   if (!peer.registered_) return;
   RoleState* r = role(peer.role_);
@@ -149,6 +156,12 @@ Broker::Instance& Broker::add_instance(RoleState& r, std::string key, uint64_t e
 
 void Broker::remove_instance(Instance& i) {
   std::erase(i.peer ? i.role->local : i.role->remote, &i);
+  // Deliveries still on their way to it may come back: they go first.
+  for (auto& [seq, u] : i.role->unsettled)
+    if (!u.orphan && u.instance == i.key && u.node == i.node) {
+      u.orphan = true;
+      ++i.role->orphans;
+    }
   if (i.peer) {
     i.peer->instance_ = nullptr;
     i.peer = nullptr;
@@ -223,7 +236,6 @@ void Broker::remote_delivery(NodeIndex from, const Hop& hop, std::string_view te
   }
   std::chrono::nanoseconds since{0};
   Activity* activity = hop.activity.empty() ? nullptr : touch_activity(hop.activity, now_, &since);
-  const Instance* sender = nullptr;
   if (activity) {
     // Replies of this activity go back to the instance that sent it, on its node.
     if (RoleState* sender_role = hop.from_instance.empty() ? nullptr : role(hop.from_role)) {
@@ -235,34 +247,71 @@ void Broker::remote_delivery(NodeIndex from, const Hop& hop, std::string_view te
         sender_role->remote.push_back(i);
       }
       pin(*activity, *sender_role, *i);
-      sender = i;
     }
     if (to == security_ && hop.from_role == kExocom) activity->verdict_node = from;
     if (hop.from_role == kSecurityRole) activity->answer_node = from;
   }
   Frame frame = Frame::make(ws::Opcode::text, text);
+  frame.set_origin(from, hop.seq);
   auto found = instance_by_key_.find(hop.to_instance);
-  if (found != instance_by_key_.end() && found->second->peer && found->second->role == to) {
-    Instance& target = *found->second;
-    if (activity) pin(*activity, *to, target);
-    ++to->delivered;
-    ++metrics_.delivered;
-    target.peer->send(frame);
+  if (found == instance_by_key_.end() || !found->second->peer || found->second->role != to) {
+    // The instance went away (or moved on): the sending node keeps the order, so it routes it again.
+    federation_->give_back(from, hop.seq);
     return;
   }
-  // The instance went away or moved on: another one takes it (the instance where it moved, when
-  // the activity is pinned to it). A message is sent on from node to node once at most; after that
-  // it waits here for an instance.
-  Instance* target = pick(*to, activity);
-  if (!target || (!target->peer && hop.hops > 0)) {
-    deliver_held(*to, frame, sender, hop.from_role, hop.activity);
-    return;
-  }
+  Instance& target = *found->second;
+  if (activity) pin(*activity, *to, target);
   ++to->delivered;
   ++metrics_.delivered;
-  if (target->peer) return target->peer->send(frame);
-  ++metrics_.sent_to_nodes;
-  federation_->deliver(target->node, Hop{to->name, target->key, hop.from_role, hop.from_instance, hop.activity, 1}, frame);
+  target.peer->send(frame);  // confirmed to `from` once written (Server: frame_written)
+}
+
+void Broker::returned(NodeIndex node, std::vector<Returned> deliveries) {
+  now_ = Clock::now();
+  std::vector<RoleState*> touched;
+  for (auto& r : deliveries) {
+    RoleState* to = role(r.to_role);
+    if (!to) continue;
+    // The node says the instance is not there: believe it until it says otherwise.
+    auto found = instance_by_key_.find(r.to_instance);
+    if (found != instance_by_key_.end() && !found->second->peer && found->second->node == node)
+      remove_instance(*found->second);
+    settle(r.seq);
+    auto from = instance_by_key_.find(r.from_instance);
+    const Instance* sender = r.from_instance.empty() || from == instance_by_key_.end() ? nullptr : from->second;
+    deliver_held(*to, r.frame, sender, r.from_role, r.activity, r.seq);
+    if (std::find(touched.begin(), touched.end(), to) == touched.end()) touched.push_back(to);
+  }
+  for (RoleState* r : touched) {
+    // Held in the order first sent: what came back goes before whatever waited behind it. One sort
+    // per batch, not an insertion per message (a node gives back tens of thousands at once).
+    auto by_seq = [](const Buffered& a, const Buffered& b) { return a.seq < b.seq; };
+    if (!std::is_sorted(r->buffer.begin(), r->buffer.end(), by_seq)) std::stable_sort(r->buffer.begin(), r->buffer.end(), by_seq);
+    flush_buffer(*r);
+  }
+}
+
+void Broker::confirmed(NodeIndex, const std::vector<uint64_t>& seqs) {
+  now_ = Clock::now();
+  std::vector<RoleState*> touched;
+  for (uint64_t seq : seqs) {
+    auto it = unsettled_role_.find(seq);
+    if (it == unsettled_role_.end()) continue;
+    if (std::find(touched.begin(), touched.end(), it->second) == touched.end()) touched.push_back(it->second);
+    settle(seq);
+  }
+  for (RoleState* r : touched) flush_buffer(*r);
+}
+
+void Broker::settle(uint64_t seq) {
+  auto it = unsettled_role_.find(seq);
+  if (it == unsettled_role_.end()) return;
+  RoleState& r = *it->second;
+  unsettled_role_.erase(it);
+  auto u = r.unsettled.find(seq);
+  if (u == r.unsettled.end()) return;
+  if (u->second.orphan) --r.orphans;
+  r.unsettled.erase(u);
 }
 
 void Broker::remote_forward(NodeIndex from, Forward kind, std::string_view text) {
@@ -447,6 +496,8 @@ bool Broker::deliver(RoleState& to, const Frame& frame, Activity* activity, cons
     for (Instance* i : node == kThisNode ? to.local : to.remote)
       if (i->node == node) target = i;
   }
+  // While deliveries to an instance that went away may still come back, later ones wait behind them.
+  if (!target && to.orphans > 0) return deliver_held(to, frame, from, from_role, activity_id);
   if (!target) target = pick(to, activity);
   if (!target) return deliver_held(to, frame, from, from_role, activity_id);
   ++to.delivered;
@@ -456,7 +507,7 @@ bool Broker::deliver(RoleState& to, const Frame& frame, Activity* activity, cons
 }
 
 bool Broker::deliver_held(RoleState& to, const Frame& frame, const Instance* from, std::string_view from_role,
-                          std::string_view activity_id) {
+                          std::string_view activity_id, uint64_t seq) {
   const auto& lim = options_.limits;
   if (to.buffer.size() >= lim.buffer_messages || to.buffer_bytes + frame.size() > lim.buffer_bytes) {
     metrics_.dropped["buffer-full"]++;
@@ -467,7 +518,8 @@ bool Broker::deliver_held(RoleState& to, const Frame& frame, const Instance* fro
     return false;
   }
   if (to.buffer.empty()) log_.info("No instance of '" + to.name + "' is online; holding its messages until one registers");
-  to.buffer.push_back({frame, now_, from ? from->key : std::string(), std::string(from_role), std::string(activity_id)});
+  if (seq == 0) seq = ++delivery_seq_;
+  to.buffer.push_back({frame, now_, from ? from->key : std::string(), std::string(from_role), std::string(activity_id), seq});
   to.buffer_bytes += frame.size();
   ++metrics_.buffered;
   return true;
@@ -503,7 +555,10 @@ void Broker::send_to(Instance& target, const Frame& frame, const Instance* from,
                      std::string_view activity_id) {
   if (target.peer) return target.peer->send(frame);
   ++metrics_.sent_to_nodes;
-  federation_->deliver(target.node, Hop{target.role->name, target.key, from_role, from ? from->key : std::string_view(), activity_id, 0},
+  uint64_t seq = ++delivery_seq_;
+  target.role->unsettled.emplace(seq, RoleState::Unsettled{target.key, target.node, false});
+  unsettled_role_[seq] = target.role;
+  federation_->deliver(target.node, Hop{target.role->name, target.key, from_role, from ? from->key : std::string_view(), activity_id, seq},
                        frame);
 }
 
@@ -520,6 +575,7 @@ std::string Broker::session_of(const wire::Envelope& env) {
 }
 
 void Broker::flush_buffer(RoleState& r) {
+  if (r.orphans > 0) return;  // deliveries that may still come back go first
   r.overflowing = false;
   size_t delivered = 0, expired = 0;
   while (!r.buffer.empty() && (!r.local.empty() || !r.remote.empty())) {

@@ -90,6 +90,10 @@ class Broker {
   void node_gone(NodeIndex node);
   // A message another node delivered to an instance here (`text` as delivered).
   void remote_delivery(NodeIndex from, const Hop& hop, std::string_view text);
+  // Deliveries `node` gave back, or that were on their way to it when it went away.
+  void returned(NodeIndex node, std::vector<Returned> deliveries);
+  // Deliveries `node` confirmed: they reached their instance.
+  void confirmed(NodeIndex node, const std::vector<uint64_t>& seqs);
   // A message another node forwarded here because its activity belongs here.
   void remote_forward(NodeIndex from, Forward kind, std::string_view text);
   std::vector<InstanceInfo> local_instances() const;
@@ -120,6 +124,7 @@ class Broker {
     Frame frame;
     Clock::time_point at;
     std::string from_key, from_role, activity;  // for the affinity of the node it reaches
+    uint64_t seq;  // when it was first sent: the buffer keeps that order
   };
   // An instance of a role: a connection to this node, or one to another node of the cluster. Its
   // key stays when it reconnects elsewhere, so activity affinity follows it there.
@@ -145,6 +150,16 @@ class Broker {
     size_t buffer_bytes = 0;
     bool overflowing = false;  // the buffer is full; warned once until it drains
     uint64_t delivered = 0;
+    // Deliveries on their way to instances on other nodes, by number, until confirmed or given
+    // back. Those whose instance has gone (or moved) since may still come back: until they are
+    // settled, later messages for the role wait behind them in the buffer, so order holds.
+    struct Unsettled {
+      std::string instance;
+      NodeIndex node;
+      bool orphan;
+    };
+    std::map<uint64_t, Unsettled> unsettled;
+    size_t orphans = 0;
   };
   struct Activity {
     Clock::time_point last;
@@ -177,8 +192,9 @@ class Broker {
   bool deliver(RoleState& to, const Frame& frame, Activity* activity, const Instance* from = nullptr,
                std::string_view from_role = {}, std::string_view activity_id = {}, std::string_view session = {});
   // Holds a message for a role that has no instance anywhere; false when its buffer is full.
+  // `seq` 0: a message held now; else the number it was first sent under (the caller re-sorts).
   bool deliver_held(RoleState& to, const Frame& frame, const Instance* from, std::string_view from_role,
-                    std::string_view activity_id);
+                    std::string_view activity_id, uint64_t seq = 0);
   // The instance that gets a message for `to`: pinned by the activity, else local round-robin,
   // else remote round-robin; nullptr when the role has none anywhere.
   Instance* pick(RoleState& to, Activity* activity);
@@ -220,6 +236,9 @@ class Broker {
   StringMap<Instance*> instance_by_key_;
   std::string instance_prefix_;  // of the keys made up for clients that name no instance: unique per process
   uint64_t next_serial_ = 1;
+  uint64_t delivery_seq_ = 0;  // every delivery to another node and every held message, in order
+  std::unordered_map<uint64_t, RoleState*> unsettled_role_;  // by delivery number
+  void settle(uint64_t seq);
   std::vector<std::unique_ptr<RoleState>> roles_;
   StringMap<RoleState*> roles_by_name_;
   StringMap<std::vector<Subscriber>> subscribers_;  // public name → receiving roles

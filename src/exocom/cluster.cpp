@@ -3,8 +3,11 @@
 //                       boot id, routes fingerprint and instances ({key, role, epoch}); "bye" on exit
 //   <p>.hello           a starting node asks (request/reply) who is there; any node asked without a
 //                       reply subject announces itself at once (a node back from a NATS outage)
-//   <p>.node.<name>     what other nodes send one node: deliveries to its instances and forwarded
-//                       security messages, batched (one NATS message per batch of the I/O loop)
+//   <p>.node.<name>     what other nodes send one node: deliveries to its instances, receipts and
+//                       deliveries given back, forwarded security messages; batched (one NATS
+//                       message per node per batch of the I/O loop)
+// A delivery stays in the custody of the node that sent it until the receiving node confirms it
+// reached its instance; given back, or sent to a node that went away, it is routed again there.
 // NATS callbacks run on one cnats thread; everything they bring is handed to the I/O loop, where
 // the broker lives, so the broker stays single-threaded.
 #include "exocom/cluster.hpp"
@@ -13,6 +16,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <thread>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -68,6 +73,16 @@ bool take(std::string_view& in, std::string_view& field) {
 
 std::string nats_error(natsStatus s) { return natsStatus_GetText(s); }
 
+bool number(std::string_view text, uint64_t& out) {
+  if (text.empty() || text.size() > 19) return false;
+  out = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return true;
+}
+
 }  // namespace
 
 struct Cluster::Impl {
@@ -76,6 +91,8 @@ struct Cluster::Impl {
     Clock::time_point heard;
     bool alive = false;
     size_t instances = 0;
+    std::map<uint64_t, Returned> inflight;  // sent to it, not yet confirmed, by our number
+    std::vector<uint64_t> confirmations, given_back;  // its numbers, to tell it with the next batch
   };
   // What the cnats thread hands to the I/O loop.
   struct Incoming {
@@ -107,17 +124,30 @@ struct Cluster::Impl {
   std::map<std::string, bool> warned;       // once per node and reason
   asio::steady_timer ticker{io};
   unsigned ticks = 0;
+  std::thread beats;
+  std::mutex beat_mutex;
+  std::condition_variable beat_cv;
+  bool beats_stop = false;
   bool left = false;
   size_t max_payload = 1 << 20;
 
   Impl(ClusterOptions o, Broker& b, TraceLog& l, asio::io_context& i)
       : options(std::move(o)), broker(b), log(l), io(i), prefix(options.name + ".") {
-    nodes.push_back({options.node, boot, Clock::now(), true, 0});
+    add_node(options.node, boot).alive = true;
     by_name[options.node] = kThisNode;
+  }
+
+  Node& add_node(const std::string& name, const std::string& node_boot) {
+    Node& n = nodes.emplace_back();
+    n.name = name;
+    n.boot = node_boot;
+    n.heard = Clock::now();
     outgoing.emplace_back();
+    return n;
   }
 
   ~Impl() {
+    stop_beats();
     for (auto* sub : {presence_sub, node_sub, hello_sub})
       if (sub) natsSubscription_Destroy(sub);
     if (nc) natsConnection_Destroy(nc);
@@ -183,6 +213,18 @@ struct Cluster::Impl {
 
   void drop(const std::string& reason) { dropped[reason]++; }
 
+  // A node went away or lost us: what it had not confirmed is routed again.
+  void reclaim(NodeIndex i) {
+    Node& node = nodes[i];
+    std::vector<Returned> back;
+    for (auto& [seq, r] : node.inflight) back.push_back(std::move(r));
+    node.inflight.clear();
+    node.confirmations.clear();
+    node.given_back.clear();
+    broker.node_gone(i);
+    if (!back.empty()) broker.returned(i, std::move(back));
+  }
+
   void warn_once(const std::string& key, const std::string& text) {
     if (warned[key]) return;
     warned[key] = true;
@@ -196,8 +238,7 @@ struct Cluster::Impl {
       return it->second;
     }
     auto index = static_cast<NodeIndex>(nodes.size());
-    nodes.push_back({name, node_boot, Clock::now(), false, 0});
-    outgoing.emplace_back();
+    add_node(name, node_boot);
     by_name[name] = index;
     return index;
   }
@@ -244,10 +285,15 @@ struct Cluster::Impl {
     }
     NodeIndex index = index_of(name, node_boot);
     Node& node = nodes[index];
+    if (const auto* beat = o->if_contains("beat"); beat && beat->is_bool() && beat->get_bool()) {
+      // Alive; what it has comes with its announcements.
+      if (node.alive) node.heard = Clock::now();
+      return true;
+    }
     if (const auto* bye = o->if_contains("bye"); bye && bye->is_bool() && bye->get_bool()) {
       if (node.alive) log.info("ExoCom node '" + name + "' left the cluster");
       node.alive = false;
-      broker.node_gone(index);
+      reclaim(index);
       return true;
     }
     std::vector<InstanceInfo> instances;
@@ -278,15 +324,31 @@ struct Cluster::Impl {
     natsConnection_Publish(nc, reply.c_str(), mine.data(), static_cast<int>(mine.size()));
   }
 
+  void stop_beats() {
+    {
+      std::lock_guard lock(beat_mutex);
+      beats_stop = true;
+    }
+    beat_cv.notify_all();
+    if (beats.joinable()) beats.join();
+  }
+
   // A batch another node sent this one.
   void receive(std::string_view in) {
     std::string_view from, from_boot;
     if (!take(in, from) || !take(in, from_boot)) return drop("malformed-batch");
     auto it = by_name.find(std::string(from));
-    if (it == by_name.end() || it->second == kThisNode || !nodes[it->second].alive ||
-        nodes[it->second].boot != from_boot)
+    if (it == by_name.end() || it->second == kThisNode || nodes[it->second].boot != from_boot)
       return drop("unknown-node");
     NodeIndex node = it->second;
+    if (!nodes[node].alive) {
+      // Taken for gone, yet here it is: alive again; its announcement (asked for now) says what it has.
+      log.info("ExoCom node '" + nodes[node].name + "' is back");
+      nodes[node].alive = true;
+      std::string mine = presence_json();
+      natsConnection_Publish(nc, (prefix + "hello").c_str(), mine.data(), static_cast<int>(mine.size()));
+    }
+    nodes[node].heard = Clock::now();
     while (!in.empty()) {
       std::string_view kind;
       if (!take(in, kind)) return drop("malformed-batch");
@@ -294,13 +356,33 @@ struct Cluster::Impl {
         std::string_view f[7];
         for (auto& field : f)
           if (!take(in, field)) return drop("malformed-batch");
-        if (f[5].size() != 1 || f[5][0] < '0' || f[5][0] > '1') return drop("malformed-batch");
-        Hop hop{f[0], f[1], f[2], f[3], f[4], static_cast<uint8_t>(f[5][0] - '0')};
+        uint64_t seq;
+        if (!number(f[5], seq)) return drop("malformed-batch");
+        Hop hop{f[0], f[1], f[2], f[3], f[4], seq};
         if (!broker.may_receive(hop, f[6])) {
           drop("forged-delivery");
           continue;
         }
         broker.remote_delivery(node, hop, f[6]);
+      } else if (kind == "C" || kind == "N") {
+        std::string_view list;
+        if (!take(in, list)) return drop("malformed-batch");
+        std::vector<Returned> back;
+        std::vector<uint64_t> settled;
+        for (std::string_view rest = list; !rest.empty();) {
+          size_t comma = rest.find(' ');
+          std::string_view item = rest.substr(0, comma);
+          rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+          uint64_t seq;
+          if (!number(item, seq)) return drop("malformed-batch");
+          auto it = nodes[node].inflight.find(seq);
+          if (it == nodes[node].inflight.end()) continue;  // already reclaimed
+          if (kind == "N") back.push_back(std::move(it->second));
+          else settled.push_back(seq);
+          nodes[node].inflight.erase(it);
+        }
+        if (!back.empty()) broker.returned(node, std::move(back));
+        if (!settled.empty()) broker.confirmed(node, settled);
       } else if (kind == "F") {
         std::string_view which, text;
         if (!take(in, which) || !take(in, text) || which.size() != 1 ||
@@ -320,7 +402,7 @@ struct Cluster::Impl {
     for (NodeIndex i = 1; i < nodes.size(); ++i) {
       if (!nodes[i].alive) continue;
       nodes[i].alive = false;
-      broker.node_gone(i);
+      reclaim(i);
     }
   }
 
@@ -331,18 +413,29 @@ struct Cluster::Impl {
     natsConnection_Publish(nc, (prefix + "hello").c_str(), mine.data(), static_cast<int>(mine.size()));
   }
 
-  // Heartbeats every `heartbeat`; a node not heard for two of them is gone.
+  // Heartbeats come from a thread of their own, so a node busy routing still beats on time (a
+  // busy node taken for dead is the classic failure of gossiping buses).
+  void beat() {
+    std::string text = to_json(json::object{{"node", options.node}, {"boot", boot}, {"routes", routes}, {"beat", true}});
+    std::unique_lock lock(beat_mutex);
+    while (!beat_cv.wait_for(lock, options.heartbeat, [&] { return beats_stop; }))
+      natsConnection_Publish(nc, (prefix + "presence").c_str(), text.data(), static_cast<int>(text.size()));
+  }
+
+  // On the loop: every heartbeat a full announcement of the instances (they are also announced at
+  // every change), and nodes not heard from for two heartbeats are forgotten.
   void tick() {
     ticker.expires_after(options.heartbeat / 4);
     ticker.async_wait([this](const boost::system::error_code& ec) {
       if (ec || left) return;
+      drain();  // beats that arrived while the loop was busy count before anyone is judged
       if (++ticks % 4 == 0) announce();
       auto now = Clock::now();
       for (NodeIndex i = 1; i < nodes.size(); ++i) {
         if (!nodes[i].alive || now - nodes[i].heard <= 2 * options.heartbeat) continue;
         nodes[i].alive = false;
         log.warning("ExoCom node '" + nodes[i].name + "' fell silent; its instances are gone");
-        broker.node_gone(i);
+        reclaim(i);
       }
       log.flush();
       tick();
@@ -365,6 +458,14 @@ struct Cluster::Impl {
 
   void send_batch(NodeIndex i) {
     std::string& batch = outgoing[i];
+    for (auto* list : {&nodes[i].confirmations, &nodes[i].given_back}) {
+      if (list->empty()) continue;
+      std::string numbers;
+      for (uint64_t seq : *list) numbers += (numbers.empty() ? "" : " ") + std::to_string(seq);
+      put(batch, list == &nodes[i].confirmations ? "C" : "N");
+      put(batch, numbers);
+      list->clear();
+    }
     if (batch.empty()) return;
     std::string packet;
     packet.reserve(batch.size() + 64);
@@ -377,17 +478,19 @@ struct Cluster::Impl {
     if (s != NATS_OK) drop("publish-failed");
   }
 
-  void append(NodeIndex node, std::string record) {
+  // False when the record cannot travel at all (bigger than NATS carries).
+  bool append(NodeIndex node, std::string record) {
     if (node == kThisNode || node >= nodes.size()) bug("a delivery to an unknown node", __FILE__, __LINE__);
     if (record.size() + 200 > max_payload) {
       drop("too-big-for-nats");
       log.warning(fmt::format("a message of {} bytes is too big for NATS (max_payload {} bytes); dropped", record.size(),
                               max_payload));
-      return;
+      return false;
     }
     if (outgoing[node].size() + record.size() + 200 > max_payload) send_batch(node);
     outgoing[node] += record;
     schedule_flush();
+    return true;
   }
 };
 
@@ -482,11 +585,13 @@ void Cluster::start() {
   impl_->log.info(fmt::format("ExoCom node '{}' joined cluster '{}' over NATS", impl_->options.node, impl_->options.name));
   impl_->announce();
   impl_->tick();
+  impl_->beats = std::thread([impl = impl_.get()] { impl->beat(); });
 }
 
 void Cluster::leave() {
   auto& s = *impl_;
   if (s.left || !s.nc) return;
+  s.stop_beats();
   s.flush();
   std::string bye = s.presence_json(true);
   natsConnection_Publish(s.nc, (s.prefix + "presence").c_str(), bye.data(), static_cast<int>(bye.size()));
@@ -504,9 +609,22 @@ void Cluster::deliver(NodeIndex node, const Hop& hop, const Frame& frame) {
   put(record, hop.from_role);
   put(record, hop.from_instance);
   put(record, hop.activity);
-  put(record, std::string(1, static_cast<char>('0' + std::min<uint8_t>(hop.hops, 1))));
+  put(record, std::to_string(hop.seq));
   put(record, frame.payload());
-  impl_->append(node, std::move(record));
+  if (!impl_->append(node, std::move(record))) return;
+  impl_->nodes[node].inflight.emplace(hop.seq, Returned{hop.seq, std::string(hop.to_role), std::string(hop.to_instance),
+                                                        std::string(hop.from_role), std::string(hop.from_instance),
+                                                        std::string(hop.activity), frame});
+}
+
+void Cluster::confirm(NodeIndex origin, uint64_t seq) {
+  impl_->nodes[origin].confirmations.push_back(seq);
+  impl_->schedule_flush();
+}
+
+void Cluster::give_back(NodeIndex origin, uint64_t seq) {
+  impl_->nodes[origin].given_back.push_back(seq);
+  impl_->schedule_flush();
 }
 
 void Cluster::forward(NodeIndex node, Forward kind, std::string_view text) {

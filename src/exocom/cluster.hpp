@@ -53,6 +53,8 @@ class Cluster : public Federation {
 
   // Federation
   void deliver(NodeIndex node, const Hop& hop, const Frame& frame) override;
+  void confirm(NodeIndex origin, uint64_t seq) override;
+  void give_back(NodeIndex origin, uint64_t seq) override;
   void forward(NodeIndex node, Forward kind, std::string_view text) override;
   void local_instances_changed() override;
   const std::string& node_name(NodeIndex node) const override;

@@ -23,7 +23,15 @@ struct Hop {
   std::string_view from_role;      // the role that sent it ("exocom" for ExoCom's own messages)
   std::string_view from_instance;  // the sending instance's key (empty for ExoCom's own)
   std::string_view activity;       // decoded activity id, empty when none
-  uint8_t hops = 0;                // how often it was sent on after the first node: once at most
+  uint64_t seq = 0;                // the sending node's number for it: its order, and its receipt
+};
+
+// A delivery another node gave back (the instance was gone or closed before it was written), or
+// that was sent to a node that went away: the sending node routes it again, in its order.
+struct Returned {
+  uint64_t seq;
+  std::string to_role, to_instance, from_role, from_instance, activity;
+  Frame frame;
 };
 
 // An instance as the nodes announce them.
@@ -42,8 +50,13 @@ enum class Forward : char {
 class Federation {
  public:
   virtual ~Federation() = default;
-  // Queues a delivery to an instance connected to `node` (sent at the end of the current batch).
+  // Queues a delivery to an instance connected to `node` (sent at the end of the current batch);
+  // it stays in this node's custody until that node confirms it or gives it back.
   virtual void deliver(NodeIndex node, const Hop& hop, const Frame& frame) = 0;
+  // Tells the node a delivery came from that it reached its instance (`seq` is that node's number).
+  virtual void confirm(NodeIndex origin, uint64_t seq) = 0;
+  // Gives a delivery back to the node it came from.
+  virtual void give_back(NodeIndex origin, uint64_t seq) = 0;
   // Sends `text` (a message from a local service) to the node that holds its activity.
   virtual void forward(NodeIndex node, Forward kind, std::string_view text) = 0;
   // The local instances changed: announce them now, before any message they send leaves.

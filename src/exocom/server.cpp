@@ -209,6 +209,11 @@ struct Server::Impl {
     });
   }
 
+  // A frame another node delivered here reached its connection: that node may forget it.
+  void written(const Frame& frame) {
+    if (cluster) cluster->confirm(frame.origin_node(), frame.origin_seq());
+  }
+
   std::string status_json() const {
     std::string status = broker.status_json();
     if (!cluster) return status;
@@ -499,6 +504,7 @@ void Connection::flush() {
       }
       n -= left;
       out_bytes_ -= out_.front().size();
+      if (out_.front().origin_node() != kThisNode) server_.written(out_.front());
       out_.pop_front();
       out_offset_ = 0;
     }
