@@ -234,7 +234,14 @@ struct Cluster::Impl {
   NodeIndex index_of(const std::string& name, const std::string& node_boot) {
     auto it = by_name.find(name);
     if (it != by_name.end()) {
-      nodes[it->second].boot = node_boot;
+      Node& known = nodes[it->second];
+      if (known.boot != node_boot) {
+        // The same name, another run: whatever the earlier one had is gone.
+        if (known.alive) log.info("ExoCom node '" + name + "' restarted");
+        known.alive = false;
+        reclaim(it->second);
+        known.boot = node_boot;
+      }
       return it->second;
     }
     auto index = static_cast<NodeIndex>(nodes.size());
@@ -665,6 +672,7 @@ std::string Cluster::status_json() const {
   char url[256] = "";
   if (s.nc) natsConnection_GetConnectedUrl(s.nc, url, sizeof url);
   return to_json(json::object{{"node", s.options.node},
+                              {"boot", s.boot},
                               {"name", s.options.name},
                               {"nats", json::object{{"connected", s.nats_up.load()}, {"url", url}, {"disconnects", s.nats_disconnects}}},
                               {"peers", peers},

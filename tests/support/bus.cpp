@@ -1,6 +1,8 @@
 #include "support/bus.hpp"
 
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <future>
@@ -11,6 +13,7 @@
 #include <boost/json/parse.hpp>
 
 #include "common/ids.hpp"
+#include "common/net.hpp"
 
 namespace exo::test {
 
@@ -42,6 +45,30 @@ void Nats::kill() {
 
 void Nats::start_again() { start(); }
 
+void Nats::publish(std::string_view subject, std::string_view payload) {
+  int fd = connect_loopback(port_);
+  if (fd < 0) throw std::runtime_error("cannot connect to nats-server");
+  timeval wait{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  std::string out = "CONNECT {\"verbose\":false,\"pedantic\":false}\r\nPUB " + std::string(subject) + " " +
+                    std::to_string(payload.size()) + "\r\n" + std::string(payload) + "\r\nPING\r\n";
+  for (size_t done = 0; done < out.size();) {
+    ssize_t n = ::write(fd, out.data() + done, out.size() - done);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  // The server answers PONG once everything before it was processed.
+  std::string in;
+  char buf[4096];
+  while (in.find("PONG") == std::string::npos) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    in.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (in.find("PONG") == std::string::npos) throw std::runtime_error("nats-server did not take the message: " + in);
+}
+
 size_t BusOutput::wait_for(std::string_view needle, std::chrono::milliseconds timeout) const {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
@@ -71,16 +98,19 @@ Bus::Bus(BusKind kind, std::string service_data, std::vector<std::string> args, 
     return;
   }
   nats_ = std::make_unique<Nats>();
-  std::string cluster = "t" + random_hex(6);  // a cluster of its own per test
+  cluster_ = "t" + random_hex(6);  // a cluster of its own per test
   // The nodes start side by side, as a deployment starts them.
   std::vector<std::future<std::unique_ptr<Exocom>>> starting;
   for (int i = 0; i < kClusterNodes; ++i) {
-    std::vector<std::string> node_args = args;
-    node_args.insert(node_args.end(), {"--cluster", nats_->url(), "--node-name", "n" + std::to_string(i),
-                                       "--cluster-name", cluster, "--heartbeat", "250"});
-    starting.push_back(std::async(std::launch::async, [=] { return std::make_unique<Exocom>(service_data, node_args, env); }));
+    std::vector<std::string> flags = args;
+    for (auto& flag : node_args("n" + std::to_string(i))) flags.push_back(std::move(flag));
+    starting.push_back(std::async(std::launch::async, [=] { return std::make_unique<Exocom>(service_data, flags, env); }));
   }
   for (auto& node : starting) nodes_.push_back(node.get());
+}
+
+std::vector<std::string> Bus::node_args(const std::string& node) const {
+  return {"--cluster", nats_->url(), "--node-name", node, "--cluster-name", cluster_, "--heartbeat", std::to_string(kHeartbeat.count())};
 }
 
 size_t Bus::node_for(std::string_view role) {

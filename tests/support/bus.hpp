@@ -29,6 +29,8 @@ class Nats {
   Process& process() { return watched_->process(); }
   void kill();                // kill -9, as a lost server
   void start_again();         // on the same port and data folder
+  // Publishes `payload` on `subject` as any NATS client could (the wire protocol, by hand).
+  void publish(std::string_view subject, std::string_view payload);
 
  private:
   void start();
@@ -54,6 +56,7 @@ class BusOutput {
 class Bus {
  public:
   static constexpr int kClusterNodes = 3;
+  static constexpr std::chrono::milliseconds kHeartbeat{250};  // of the test clusters: fast expiry
   // `service_data` is SERVICE_DATA; `args` are extra flags for every node.
   Bus(BusKind kind, std::string service_data, std::vector<std::string> args = {},
       std::map<std::string, std::string> env = {});
@@ -74,11 +77,15 @@ class Bus {
   // Waits until no node knows more than `n` instances of `role`.
   bool wait_gone(std::string_view role, size_t n, std::chrono::milliseconds timeout = 5s);
   Nats* nats() { return nats_.get(); }
+  const std::string& cluster_name() const { return cluster_; }
+  // The flags that make an exocom a node of this cluster, named `node`.
+  std::vector<std::string> node_args(const std::string& node) const;
 
  private:
   // Instances of `role` each node knows (its own and the other nodes').
   std::vector<size_t> known(std::string_view role) const;
   BusKind kind_;
+  std::string cluster_;
   std::unique_ptr<Nats> nats_;
   std::vector<std::unique_ptr<Exocom>> nodes_;
   std::map<std::string, size_t, std::less<>> connections_of_;
