@@ -1,6 +1,7 @@
 #include "exocom/broker.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include <boost/json/parse.hpp>
 #include <fmt/format.h>
@@ -14,6 +15,7 @@ namespace exo::exocom {
 namespace {
 
 constexpr std::string_view kRegister = "exocom.register-service";
+constexpr std::string_view kReceived = "exocom.received";  // a client with receipts: how many messages it has
 constexpr std::string_view kSecurityRole = "security";
 constexpr std::string_view kExocom = "exocom";  // the sender of ExoCom's own messages
 
@@ -117,27 +119,56 @@ Peer* Broker::peer_by_id(uint64_t id) const {
 
 void Broker::connected(Peer& peer) { peers_[peer.id()] = &peer; }
 
-void Broker::disconnected(Peer& peer, std::vector<Frame> undelivered) {
+void Broker::disconnected(Peer& peer, std::vector<Queued> undelivered) {
+  custody_.close(peer.id());  // the client sends again whatever was not accepted
   // What other nodes delivered and this connection never wrote goes back to them, in their order.
-  std::erase_if(undelivered, [&](const Frame& f) {
-    if (!f.is_text()) return true;  // a ping or pong in the queue: nobody else's business
-    if (f.origin_node() == kThisNode || !federation_) return false;
-    federation_->give_back(f.origin_node(), f.origin_seq());
+  std::erase_if(undelivered, [&](const Queued& d) {
+    if (!d.frame.is_text()) return true;  // a ping or pong in the queue: nobody else's business
+    const Custody::Claim* claim = d.ticket == kNoTicket ? nullptr : custody_.claim(d.ticket);
+    if (!claim || claim->node == kThisNode) return false;
+    auto [node, seq] = std::pair(claim->node, claim->seq);
+    custody_.done(d.ticket);
+    federation_->give_back(node, seq);
     return true;
   });
-  if (!peers_.erase(peer.id())) return;
-  if (!peer.registered_) return;
-  RoleState* r = role(peer.role_);
-  EXO_ASSERT(r != nullptr);
-  if (auto* i = static_cast<Instance*>(peer.instance_); i && i->peer == &peer) remove_instance(*i);
-  peer.registered_ = false;
-  peer.role_state_ = nullptr;
-  peer.instance_ = nullptr;
-  log_.info("'" + peer.role_ + "' disconnected");
-  now_ = Clock::now();
-  announce();
+  bool known = peers_.erase(peer.id()) > 0;
+  // Its role is remembered after it left: a frame it was still finishing when cut off comes later.
+  RoleState* r = peer.role_.empty() ? nullptr : role(peer.role_);
+  if (known && peer.registered_) {
+    EXO_ASSERT(r != nullptr);
+    if (auto* i = static_cast<Instance*>(peer.instance_); i && i->peer == &peer) remove_instance(*i);
+    peer.registered_ = false;
+    peer.role_state_ = nullptr;
+    peer.instance_ = nullptr;
+    log_.info("'" + peer.role_ + "' disconnected");
+    now_ = Clock::now();
+    announce();
+  }
+  if (!r) {
+    for (auto& d : undelivered) written(d.ticket);  // nowhere to go: nobody waits any longer
+    return;
+  }
   // What the connection never wrote goes to another instance, or waits for the next one.
-  for (auto& f : undelivered) deliver(*r, f, nullptr);
+  for (auto& d : undelivered) {
+    custody_.rerouting(d.ticket);
+    deliver(*r, d.frame, nullptr);
+    written(custody_.rerouted());
+  }
+}
+
+void Broker::written(Ticket ticket) {
+  if (ticket != kNoTicket) finish_ticket(ticket);
+}
+
+void Broker::finish_ticket(Ticket ticket) {
+  Custody::Claim claim = custody_.done(ticket);
+  if (claim.node != kThisNode) federation_->confirm(claim.node, claim.seq);
+  if (custody_.receipts_due() && receipts_due_) receipts_due_();
+}
+
+void Broker::send_receipts() {
+  for (auto [id, accepted] : custody_.take_receipts())
+    if (Peer* p = peer_by_id(id)) send_own(*p, "exocom.accepted", {}, "{\"accepted\":" + std::to_string(accepted) + "}");
 }
 
 // --- instances ------------------------------------------------------------------------------
@@ -252,7 +283,6 @@ void Broker::remote_delivery(NodeIndex from, const Hop& hop, std::string_view te
     if (hop.from_role == kSecurityRole) activity->answer_node = from;
   }
   Frame frame = Frame::make(ws::Opcode::text, text);
-  frame.set_origin(from, hop.seq);
   auto found = instance_by_key_.find(hop.to_instance);
   if (found == instance_by_key_.end() || !found->second->peer || found->second->role != to) {
     // The instance went away (or moved on): the sending node keeps the order, so it routes it again.
@@ -263,7 +293,7 @@ void Broker::remote_delivery(NodeIndex from, const Hop& hop, std::string_view te
   if (activity) pin(*activity, *to, target);
   ++to->delivered;
   ++metrics_.delivered;
-  target.peer->send(frame);  // confirmed to `from` once written (Server: frame_written)
+  target.peer->send_frame(frame, custody_.from_node(from, hop.seq));  // confirmed to `from` once written
 }
 
 void Broker::returned(NodeIndex node, std::vector<Returned> deliveries) {
@@ -276,10 +306,11 @@ void Broker::returned(NodeIndex node, std::vector<Returned> deliveries) {
     auto found = instance_by_key_.find(r.to_instance);
     if (found != instance_by_key_.end() && !found->second->peer && found->second->node == node)
       remove_instance(*found->second);
-    settle(r.seq);
     auto from = instance_by_key_.find(r.from_instance);
     const Instance* sender = r.from_instance.empty() || from == instance_by_key_.end() ? nullptr : from->second;
+    custody_.rerouting(settle(r.seq));
     deliver_held(*to, r.frame, sender, r.from_role, r.activity, r.seq);
+    written(custody_.rerouted());
     if (std::find(touched.begin(), touched.end(), to) == touched.end()) touched.push_back(to);
   }
   for (RoleState* r : touched) {
@@ -298,20 +329,22 @@ void Broker::confirmed(NodeIndex, const std::vector<uint64_t>& seqs) {
     auto it = unsettled_role_.find(seq);
     if (it == unsettled_role_.end()) continue;
     if (std::find(touched.begin(), touched.end(), it->second) == touched.end()) touched.push_back(it->second);
-    settle(seq);
+    written(settle(seq));
   }
   for (RoleState* r : touched) flush_buffer(*r);
 }
 
-void Broker::settle(uint64_t seq) {
+Ticket Broker::settle(uint64_t seq) {
   auto it = unsettled_role_.find(seq);
-  if (it == unsettled_role_.end()) return;
+  if (it == unsettled_role_.end()) return kNoTicket;
   RoleState& r = *it->second;
   unsettled_role_.erase(it);
   auto u = r.unsettled.find(seq);
-  if (u == r.unsettled.end()) return;
+  if (u == r.unsettled.end()) bug("a delivery to another node without its role's record", __FILE__, __LINE__);
   if (u->second.orphan) --r.orphans;
+  Ticket ticket = u->second.ticket;
   r.unsettled.erase(u);
+  return ticket;
 }
 
 void Broker::remote_forward(NodeIndex from, Forward kind, std::string_view text) {
@@ -383,7 +416,36 @@ void Broker::node_gone(NodeIndex node) {
 void Broker::message(Peer& peer, std::string_view text) {
   metrics_.bytes_in += text.size();
   now_ = Clock::now();
-  if (!wire::scan(text, env_, scan_error_)) {
+  bool scanned = wire::scan(text, env_, scan_error_);
+  // A client with receipts numbers its messages (all but its own receipts); each is accepted once
+  // routed and delivered.
+  if (peer.receipts_) {
+    if (scanned && env_.name == kReceived) return received(peer, env_);
+    custody_.routing(peer.id());
+    route_message(peer, text, scanned);
+    custody_.routed();
+    if (custody_.receipts_due() && receipts_due_) receipts_due_();
+    return;
+  }
+  route_message(peer, text, scanned);
+}
+
+void Broker::received(Peer& peer, const wire::Envelope& env) {
+  const wire::Field* count = nullptr;
+  wire::Envelope payload;
+  if (env.payload && env.payload->type == wire::JsonType::object && wire::scan(env.payload->value, payload, scan_error_))
+    count = payload.find("count");
+  uint64_t n = 0;
+  auto [end, ec] = count && count->type == wire::JsonType::number
+                       ? std::from_chars(count->value.data(), count->value.data() + count->value.size(), n)
+                       : std::from_chars_result{nullptr, std::errc::invalid_argument};
+  if (ec != std::errc() || end != count->value.data() + count->value.size())
+    return refuse(peer, &env, "invalid-message", "exocom.received needs a payload {\"count\": <text frames received>}");
+  peer.acknowledged(n);
+}
+
+void Broker::route_message(Peer& peer, std::string_view text, bool scanned) {
+  if (!scanned) {
     if (scan_error_ == "invalid UTF-8") {
       metrics_.refused["invalid-utf8"]++;
       log_.warning("connection " + std::to_string(peer.id()) + " sent invalid UTF-8 in a text message; closing it");
@@ -518,6 +580,8 @@ bool Broker::deliver_held(RoleState& to, const Frame& frame, const Instance* fro
     return false;
   }
   if (to.buffer.empty()) log_.info("No instance of '" + to.name + "' is online; holding its messages until one registers");
+  // Held in memory: as safe here as anywhere on this node, so the sender may forget it.
+  if (Ticket t = custody_.take(); t != kNoTicket) finish_ticket(t);
   if (seq == 0) seq = ++delivery_seq_;
   to.buffer.push_back({frame, now_, from ? from->key : std::string(), std::string(from_role), std::string(activity_id), seq});
   to.buffer_bytes += frame.size();
@@ -553,10 +617,10 @@ void Broker::pin(Activity& activity, RoleState& role, const Instance& instance) 
 
 void Broker::send_to(Instance& target, const Frame& frame, const Instance* from, std::string_view from_role,
                      std::string_view activity_id) {
-  if (target.peer) return target.peer->send(frame);
+  if (target.peer) return target.peer->send_frame(frame, custody_.take());
   ++metrics_.sent_to_nodes;
   uint64_t seq = ++delivery_seq_;
-  target.role->unsettled.emplace(seq, RoleState::Unsettled{target.key, target.node, false});
+  target.role->unsettled.emplace(seq, RoleState::Unsettled{target.key, target.node, false, custody_.take()});
   unsettled_role_[seq] = target.role;
   federation_->deliver(target.node, Hop{target.role->name, target.key, from_role, from ? from->key : std::string_view(), activity_id, seq},
                        frame);
@@ -632,7 +696,7 @@ void Broker::register_peer(Peer& peer, const wire::Envelope& env) {
     refuse(peer, &env, "invalid-message", "exocom.register-service needs 'sender' set to the role of the service");
     return;
   }
-  bool ack = false, errors = false;
+  bool ack = false, errors = false, receipts = false;
   std::string key;
   uint64_t epoch = 0;
   json::object payload;
@@ -642,6 +706,7 @@ void Broker::register_peer(Peer& peer, const wire::Envelope& env) {
     if (!ec && v.is_object()) payload = std::move(v.get_object());
     if (auto* a = payload.if_contains("ack"); a && a->is_bool()) ack = a->get_bool();
     if (auto* e = payload.if_contains("errors"); e && e->is_bool()) errors = e->get_bool();
+    if (auto* r = payload.if_contains("receipts"); r && r->is_bool()) receipts = r->get_bool();
     // A client that names its instance keeps its identity when it reconnects, to any node.
     if (auto* i = payload.if_contains("instance"); i && i->is_string() && valid_instance_key(i->get_string()))
       key = i->get_string();
@@ -703,6 +768,10 @@ void Broker::register_peer(Peer& peer, const wire::Envelope& env) {
     peer.registered_ = true;
     peer.wants_ack_ = ack;
     peer.wants_errors_ = errors;
+    if (receipts) {
+      custody_.open(peer.id());
+      peer.receipts_ = true;
+    }
     log_.info("'" + requested + "' registered");
     announce();
   }
@@ -711,6 +780,7 @@ void Broker::register_peer(Peer& peer, const wire::Envelope& env) {
     send_own(peer, "exocom.registered", env.activity_id,
              "{\"role\":" + quote(peer.role_) + ",\"instance\":" + quote(static_cast<Instance*>(peer.instance_)->key) +
                  ",\"held\":" + std::to_string(r->buffer.size()) +
+                 (peer.receipts_ ? ",\"receipts\":true" : "") +
                  (federation_ ? ",\"node\":" + quote(federation_->node_name(kThisNode)) : std::string()) + "}");
   flush_buffer(*r);
 }
@@ -947,6 +1017,7 @@ std::string Broker::status_json() const {
                               {"sockets", metrics_.open_sockets},
                               {"received", metrics_.received},
                               {"delivered", metrics_.delivered},
+                              {"awaitingReceipt", custody_.open_tickets()},
                               {"roles", roles}});
 }
 

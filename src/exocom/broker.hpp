@@ -15,6 +15,7 @@
 #include "common/envelope.hpp"
 #include "common/time.hpp"
 #include "config/routes.hpp"
+#include "exocom/custody.hpp"
 #include "exocom/federation.hpp"
 #include "exocom/frame.hpp"
 #include "exocom/options.hpp"
@@ -22,17 +23,23 @@
 
 namespace exo::exocom {
 
-// One connection as the broker sees it. The transport implements `send` (queue a frame) and
-// `close` (start the close handshake). The broker owns the registration fields.
+// One connection as the broker sees it. The transport implements `send_frame` (queue a frame;
+// once written, the ticket goes to Broker::written) and `close` (start the close handshake). The
+// broker owns the registration fields.
 class Peer {
  public:
   explicit Peer(uint64_t id) : id_(id) {}
   virtual ~Peer() = default;
-  virtual void send(const Frame& frame) = 0;
+  virtual void send_frame(const Frame& frame, Ticket ticket) = 0;
+  void send(const Frame& frame) { send_frame(frame, kNoTicket); }
   virtual void close(uint16_t code, std::string_view reason) = 0;
+  // With receipts, a ticket of a written frame is done once the client says it has the frame:
+  // it has `count` text frames of this connection.
+  virtual void acknowledged(uint64_t count) { (void)count; }
   uint64_t id() const { return id_; }
   const std::string& role() const { return role_; }
   bool registered() const { return registered_; }
+  bool receipts() const { return receipts_; }
 
  private:
   friend class Broker;
@@ -43,6 +50,13 @@ class Peer {
   bool registered_ = false;
   bool wants_ack_ = false;
   bool wants_errors_ = false;
+  bool receipts_ = false;  // it numbers what it sends and says what it received
+};
+
+// A frame on its way to a connection, with the ticket of whoever waits for it.
+struct Queued {
+  Frame frame;
+  Ticket ticket = kNoTicket;
 };
 
 struct TransparentHash {
@@ -76,7 +90,12 @@ class Broker {
 
   void connected(Peer& peer);
   // The connection is gone or closing; `undelivered` are frames it never wrote, in order.
-  void disconnected(Peer& peer, std::vector<Frame> undelivered);
+  void disconnected(Peer& peer, std::vector<Queued> undelivered);
+  // A delivery with a ticket reached its connection (or a gateway took it).
+  void written(Ticket ticket);
+  // Sends the receipts clients are owed; `due` is called when some are (to call this soon after).
+  void send_receipts();
+  void on_receipts_due(std::function<void()> due) { receipts_due_ = std::move(due); }
   // One complete text message from `peer`.
   void message(Peer& peer, std::string_view text);
   // Expires buffers, activities and security verdicts; call about once a second.
@@ -157,6 +176,7 @@ class Broker {
       std::string instance;
       NodeIndex node;
       bool orphan;
+      Ticket ticket;  // of the client that waits for it, if any
     };
     std::map<uint64_t, Unsettled> unsettled;
     size_t orphans = 0;
@@ -182,6 +202,8 @@ class Broker {
   RoleState* role(std::string_view name);
   RoleState& add_role(const std::string& name, config::RoleRoutes routes);
   void rebuild_subscriptions();
+  void route_message(Peer& peer, std::string_view text, bool scanned);  // message() after numbering
+  void received(Peer& peer, const wire::Envelope& env);                  // a client's exocom.received
   void register_peer(Peer& peer, const wire::Envelope& env);
   void refuse(Peer& peer, const wire::Envelope* env, std::string_view code, const std::string& message,
               bool log = true);
@@ -238,7 +260,12 @@ class Broker {
   uint64_t next_serial_ = 1;
   uint64_t delivery_seq_ = 0;  // every delivery to another node and every held message, in order
   std::unordered_map<uint64_t, RoleState*> unsettled_role_;  // by delivery number
-  void settle(uint64_t seq);
+  // Forgets a delivery to another node; its ticket (kNoTicket when none or unknown).
+  Ticket settle(uint64_t seq);
+  // The end of a delivery someone waits for: a receipt for a client, a confirmation for a node.
+  void finish_ticket(Ticket ticket);
+  Custody custody_;
+  std::function<void()> receipts_due_;
   std::vector<std::unique_ptr<RoleState>> roles_;
   StringMap<RoleState*> roles_by_name_;
   StringMap<std::vector<Subscriber>> subscribers_;  // public name → receiving roles

@@ -17,9 +17,10 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <thread>
+#include <deque>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include <boost/asio/io_context.hpp>
@@ -92,6 +93,8 @@ struct Cluster::Impl {
     bool alive = false;
     size_t instances = 0;
     std::map<uint64_t, Returned> inflight;  // sent to it, not yet confirmed, by our number
+    // Deliveries waiting for room in its window (kDeliveryWindow), in order: the record and the delivery.
+    std::deque<std::pair<std::string, Returned>> waiting;
     std::vector<uint64_t> confirmations, given_back;  // its numbers, to tell it with the next batch
   };
   // What the cnats thread hands to the I/O loop.
@@ -105,7 +108,11 @@ struct Cluster::Impl {
   TraceLog& log;
   asio::io_context& io;
   std::string prefix;
-  std::string boot = new_uuid();
+  // This run of the node: its start time first, so the older of two runs with one name sorts first.
+  std::string boot = fmt::format("{:016x}-{}", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                   std::chrono::system_clock::now().time_since_epoch()).count(),
+                                 random_hex(8));
+  std::function<void(const std::string&)> fatal;
   std::string routes;
   natsConnection* nc = nullptr;
   natsSubscription* presence_sub = nullptr;
@@ -116,7 +123,7 @@ struct Cluster::Impl {
   std::vector<std::string> outgoing;  // per node: the batch being filled
   bool flush_posted = false;
   std::mutex inbox_mutex;
-  std::vector<Incoming> inbox;
+  std::deque<Incoming> inbox;
   bool drain_posted = false;
   std::atomic<bool> nats_up{false};
   uint64_t nats_disconnects = 0;
@@ -192,13 +199,23 @@ struct Cluster::Impl {
 
   // --- on the I/O loop ----------------------------------------------------------------------
 
+  // A few packets per turn, so the connections of this node are served between them (a node
+  // that falls behind would otherwise read its clients, and their receipts, only now and then).
+  static constexpr size_t kPacketsPerTurn = 16;
+
   void drain() {
     std::vector<Incoming> batch;
+    bool more;
     {
       std::lock_guard lock(inbox_mutex);
-      batch.swap(inbox);
-      drain_posted = false;
+      while (!inbox.empty() && batch.size() < kPacketsPerTurn) {
+        batch.push_back(std::move(inbox.front()));
+        inbox.pop_front();
+      }
+      more = !inbox.empty();
+      drain_posted = more;
     }
+    if (more) asio::post(io, [this] { drain(); });
     for (auto& in : batch) {
       switch (in.kind) {
         case Incoming::Kind::presence: presence(in.data); break;
@@ -213,12 +230,19 @@ struct Cluster::Impl {
 
   void drop(const std::string& reason) { dropped[reason]++; }
 
+  std::string routes_differ(const std::string& node, const std::string& theirs) const {
+    return "this node's routes differ from those of the cluster '" + options.name + "' (node '" + node +
+           "' has routes " + theirs + ", this node " + routes + "); start every node with the same routing table";
+  }
+
   // A node went away or lost us: what it had not confirmed is routed again.
   void reclaim(NodeIndex i) {
     Node& node = nodes[i];
     std::vector<Returned> back;
     for (auto& [seq, r] : node.inflight) back.push_back(std::move(r));
+    for (auto& [record, r] : node.waiting) back.push_back(std::move(r));
     node.inflight.clear();
+    node.waiting.clear();
     node.confirmations.clear();
     node.given_back.clear();
     broker.node_gone(i);
@@ -280,14 +304,25 @@ struct Cluster::Impl {
       return false;
     }
     if (name == options.node) {
-      if (node_boot != boot)
+      if (node_boot == boot) return false;
+      // Two runs with one name (they started at the same moment, or met after a split): the
+      // younger one leaves.
+      if (node_boot < boot && fatal) {
+        fatal("the node name '" + name + "' is taken in cluster '" + options.name +
+              "'; give this node another one with --node-name");
+      } else {
         warn_once("name:" + node_boot, "Another ExoCom node announces itself as '" + name +
                                            "' on this cluster; give each node a name of its own (--node-name)");
+      }
       return false;
     }
-    if (string_at(*o, "routes") != routes) {
+    if (std::string theirs = string_at(*o, "routes"); theirs != routes) {
       drop("routes-differ");
-      warn_once("routes:" + name, "ExoCom node '" + name + "' routes differently from this one; ignoring it");
+      // The younger of the two leaves, as it would have at its join had it heard the other then.
+      if (node_boot < boot && fatal)
+        fatal(routes_differ(name, theirs));
+      else
+        warn_once("routes:" + name, "ExoCom node '" + name + "' routes differently from this one; ignoring it");
       return false;
     }
     NodeIndex index = index_of(name, node_boot);
@@ -388,6 +423,7 @@ struct Cluster::Impl {
           else settled.push_back(seq);
           nodes[node].inflight.erase(it);
         }
+        release(node);
         if (!back.empty()) broker.returned(node, std::move(back));
         if (!settled.empty()) broker.confirmed(node, settled);
       } else if (kind == "F") {
@@ -435,10 +471,15 @@ struct Cluster::Impl {
     ticker.expires_after(options.heartbeat / 4);
     ticker.async_wait([this](const boost::system::error_code& ec) {
       if (ec || left) return;
-      drain();  // beats that arrived while the loop was busy count before anyone is judged
       if (++ticks % 4 == 0) announce();
       auto now = Clock::now();
-      for (NodeIndex i = 1; i < nodes.size(); ++i) {
+      bool behind;
+      {
+        std::lock_guard lock(inbox_mutex);
+        behind = !inbox.empty();
+      }
+      // Behind on what arrived, this node cannot tell a silent node from its own backlog: it waits.
+      for (NodeIndex i = 1; i < nodes.size() && !behind; ++i) {
         if (!nodes[i].alive || now - nodes[i].heard <= 2 * options.heartbeat) continue;
         nodes[i].alive = false;
         log.warning("ExoCom node '" + nodes[i].name + "' fell silent; its instances are gone");
@@ -485,19 +526,31 @@ struct Cluster::Impl {
     if (s != NATS_OK) drop("publish-failed");
   }
 
-  // False when the record cannot travel at all (bigger than NATS carries).
-  bool append(NodeIndex node, std::string record) {
-    if (node == kThisNode || node >= nodes.size()) bug("a delivery to an unknown node", __FILE__, __LINE__);
-    if (record.size() + 200 > max_payload) {
-      drop("too-big-for-nats");
-      log.warning(fmt::format("a message of {} bytes is too big for NATS (max_payload {} bytes); dropped", record.size(),
-                              max_payload));
-      return false;
+  // Sends what waited for room in the node's window.
+  void release(NodeIndex i) {
+    Node& node = nodes[i];
+    while (!node.waiting.empty() && node.inflight.size() < kDeliveryWindow) {
+      auto [record, r] = std::move(node.waiting.front());
+      node.waiting.pop_front();
+      append(i, std::move(record));
+      node.inflight.emplace(r.seq, std::move(r));
     }
+  }
+
+  // Whether a record fits in a NATS message (with the batch's own fields); says so when not.
+  bool fits(const std::string& record) {
+    if (record.size() + 200 <= max_payload) return true;
+    drop("too-big-for-nats");
+    log.warning(fmt::format("a message of {} bytes is too big for NATS (max_payload {} bytes); dropped", record.size(),
+                            max_payload));
+    return false;
+  }
+
+  void append(NodeIndex node, std::string record) {
+    if (node == kThisNode || node >= nodes.size()) bug("a delivery to an unknown node", __FILE__, __LINE__);
     if (outgoing[node].size() + record.size() + 200 > max_payload) send_batch(node);
     outgoing[node] += record;
     schedule_flush();
-    return true;
   }
 };
 
@@ -571,10 +624,7 @@ void Cluster::join() {
     if (name == s.options.node && string_at(*o, "boot") != s.boot)
       throw UserError("the node name '" + name + "' is taken in cluster '" + s.options.name +
                       "'; give this node another one with --node-name");
-    if (theirs != s.routes)
-      throw UserError("this node's routes differ from those of the cluster '" + s.options.name + "' (node '" + name +
-                      "' has routes " + theirs + ", this node " + s.routes +
-                      "); start every node with the same routing table");
+    if (theirs != s.routes) throw UserError(s.routes_differ(name, theirs));
   }
   auto subscribe = [&](natsSubscription** sub, const std::string& subject) {
     natsStatus st = natsConnection_Subscribe(sub, s.nc, subject.c_str(), &Impl::on_message, &s);
@@ -587,6 +637,8 @@ void Cluster::join() {
   natsConnection_FlushTimeout(s.nc, 2000);
   for (auto& text : others) s.hand_over({Impl::Incoming::Kind::presence, std::move(text), {}});
 }
+
+void Cluster::on_fatal(std::function<void(const std::string&)> fatal) { impl_->fatal = std::move(fatal); }
 
 void Cluster::start() {
   impl_->log.info(fmt::format("ExoCom node '{}' joined cluster '{}' over NATS", impl_->options.node, impl_->options.name));
@@ -618,10 +670,21 @@ void Cluster::deliver(NodeIndex node, const Hop& hop, const Frame& frame) {
   put(record, hop.activity);
   put(record, std::to_string(hop.seq));
   put(record, frame.payload());
-  if (!impl_->append(node, std::move(record))) return;
-  impl_->nodes[node].inflight.emplace(hop.seq, Returned{hop.seq, std::string(hop.to_role), std::string(hop.to_instance),
-                                                        std::string(hop.from_role), std::string(hop.from_instance),
-                                                        std::string(hop.activity), frame});
+  Returned r{hop.seq,          std::string(hop.to_role),  std::string(hop.to_instance), std::string(hop.from_role),
+             std::string(hop.from_instance), std::string(hop.activity), frame};
+  auto& s = *impl_;
+  if (!s.fits(record)) {
+    // Dropped for good: settled at once (after the routing that sent it), so its sender is not kept waiting.
+    asio::post(s.io, [&s, node, seq = hop.seq] { s.broker.confirmed(node, {seq}); });
+    return;
+  }
+  auto& n = s.nodes[node];
+  if (n.inflight.size() >= kDeliveryWindow || !n.waiting.empty()) {
+    n.waiting.emplace_back(std::move(record), std::move(r));
+    return;
+  }
+  s.append(node, std::move(record));
+  n.inflight.emplace(hop.seq, std::move(r));
 }
 
 void Cluster::confirm(NodeIndex origin, uint64_t seq) {
@@ -639,7 +702,7 @@ void Cluster::forward(NodeIndex node, Forward kind, std::string_view text) {
   put(record, "F");
   put(record, std::string(1, static_cast<char>(kind)));
   put(record, text);
-  impl_->append(node, std::move(record));
+  if (impl_->fits(record)) impl_->append(node, std::move(record));
 }
 
 void Cluster::local_instances_changed() { impl_->announce(); }
@@ -665,6 +728,7 @@ std::string Cluster::status_json() const {
     if (!n.alive) continue;
     peers.push_back(json::object{{"node", n.name},
                                  {"instances", n.instances},
+                                 {"unconfirmed", n.inflight.size()},
                                  {"heardMsAgo", std::chrono::duration_cast<std::chrono::milliseconds>(now - n.heard).count()}});
   }
   json::object dropped;

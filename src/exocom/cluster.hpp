@@ -5,6 +5,7 @@
 // another. The design is in docs/protocol.md ("Cluster").
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +45,8 @@ class Cluster : public Federation {
   void join();
   // Heartbeats, and forgetting silent nodes, on the I/O loop.
   void start();
+  // What to do when this node cannot stay in the cluster (its name turns out taken): the reason.
+  void on_fatal(std::function<void(const std::string&)> fatal);
   // Says goodbye, so the others forget this node's instances at once.
   void leave();
 

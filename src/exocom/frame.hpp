@@ -46,14 +46,6 @@ class Frame {
   }
 
   explicit operator bool() const { return b_ != nullptr; }
-  // In a cluster, a frame another node delivered here remembers where it came from, so a
-  // connection that closes before writing it can give it back to that node.
-  void set_origin(uint32_t node, uint64_t seq) {
-    b_->origin_node = node;
-    b_->origin_seq = seq;
-  }
-  uint32_t origin_node() const { return b_->origin_node; }
-  uint64_t origin_seq() const { return b_->origin_seq; }
   // A message (not a control frame or raw HTTP bytes).
   bool is_text() const { return b_->header > 0 && (static_cast<uint8_t>(b_->bytes()[0]) & 0x0f) == 1; }
   const char* data() const { return b_->bytes(); }
@@ -66,8 +58,6 @@ class Frame {
     uint32_t refs;
     uint32_t header;
     size_t size;
-    uint32_t origin_node;
-    uint64_t origin_seq;
     char* bytes() { return reinterpret_cast<char*>(this + 1); }
   };
   Frame(size_t size, size_t header) {
@@ -77,8 +67,6 @@ class Frame {
     b_->refs = 1;
     b_->header = static_cast<uint32_t>(header);
     b_->size = size;
-    b_->origin_node = 0;
-    b_->origin_seq = 0;
   }
   Block* b_ = nullptr;
 };

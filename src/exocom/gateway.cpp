@@ -112,7 +112,8 @@ void Gateway::remember(const std::string& activity, const std::string& session) 
   if (activities_.emplace(activity, session).second) activity_order_.push_back(activity);
 }
 
-void Gateway::send(const Frame& frame) {
+void Gateway::send_frame(const Frame& frame, Ticket ticket) {
+  broker_.written(ticket);  // browsers are beyond the bus's keeping: handed to the gateway is done
   wire::Envelope env;
   std::string error;
   if (!wire::scan(frame.payload(), env, error)) return;  // ExoCom made it: cannot happen, and harmless

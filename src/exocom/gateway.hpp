@@ -39,7 +39,7 @@ class Gateway : public Peer {
   void from_browser(Peer& browser, std::string_view text);
 
   // What the broker delivers to the gateway role.
-  void send(const Frame& frame) override;
+  void send_frame(const Frame& frame, Ticket ticket) override;
   void close(uint16_t code, std::string_view reason) override;
 
  private:

@@ -6,9 +6,10 @@
 #include <netinet/tcp.h>
 #include <sys/uio.h>
 
-#include <cerrno>
-
+#include <algorithm>
 #include <array>
+#include <cerrno>
+#include <cstdint>
 #include <deque>
 #include <unordered_map>
 
@@ -56,7 +57,8 @@ class Connection : public Peer, public ws::Events, public std::enable_shared_fro
 
   Connection(Server::Impl& server, tcp::socket socket, uint64_t id, bool browser);
   void start();
-  void send(const Frame& frame) override;
+  void send_frame(const Frame& frame, Ticket ticket) override;
+  void acknowledged(uint64_t count) override;
   void close(uint16_t code, std::string_view reason) override;
   void sweep(Clock::time_point now);
   // SIGTERM: stop taking messages once the queues are empty, then close with 1001.
@@ -79,7 +81,7 @@ class Connection : public Peer, public ws::Events, public std::enable_shared_fro
   void on_pong(std::string_view payload) override;
   void on_protocol_error(uint16_t code, std::string_view reason) override;
   // Writing.
-  void enqueue(Frame frame);
+  void enqueue(Frame frame, Ticket ticket = kNoTicket);
   void schedule_flush();
   void flush();
   void wait_writable();
@@ -96,7 +98,11 @@ class Connection : public Peer, public ws::Events, public std::enable_shared_fro
   Phase phase_ = Phase::http;
   std::string in_;  // bytes received but not yet consumed
   ws::Decoder decoder_;
-  std::deque<Frame> out_;
+  std::deque<Queued> out_;
+  // With receipts: frames written but not yet acknowledged, by their text frame count.
+  std::deque<std::pair<uint64_t, Queued>> unacknowledged_;
+  size_t unacknowledged_bytes_ = 0;
+  uint64_t text_written_ = 0;  // text frames written so far (the client counts the same)
   size_t out_offset_ = 0;  // bytes of out_.front() already written
   size_t out_bytes_ = 0;
   Frame close_frame_;
@@ -132,8 +138,20 @@ struct Server::Impl {
   Clock::time_point shutdown_started;
   int exit_code = 0;
 
+  bool receipts_scheduled = false;
+
   Impl(Listen l, config::RouteTable routes, Options o)
-      : listen(std::move(l)), options(o), log(o), broker(std::move(routes), o, log) {}
+      : listen(std::move(l)), options(o), log(o), broker(std::move(routes), o, log) {
+    // Receipts go out once per batch of work, not once per message.
+    broker.on_receipts_due([this] {
+      if (receipts_scheduled) return;
+      receipts_scheduled = true;
+      asio::post(io, [this] {
+        receipts_scheduled = false;
+        broker.send_receipts();
+      });
+    });
+  }
 
   void accept() {
     acceptor.async_accept([this](const error_code& ec, tcp::socket socket) { on_accept(ec, std::move(socket), false); });
@@ -207,11 +225,6 @@ struct Server::Impl {
       log_flush_scheduled = false;
       log.flush();
     });
-  }
-
-  // A frame another node delivered here reached its connection: that node may forget it.
-  void written(const Frame& frame) {
-    if (cluster) cluster->confirm(frame.origin_node(), frame.origin_seq());
   }
 
   std::string status_json() const {
@@ -424,26 +437,38 @@ void Connection::on_protocol_error(uint16_t code, std::string_view reason) {
 
 // --- writing ------------------------------------------------------------------------------
 
-void Connection::send(const Frame& frame) {
+void Connection::send_frame(const Frame& frame, Ticket ticket) {
   if (phase_ != Phase::open) {
-    if (phase_ == Phase::closing && !handed_back_) out_.push_back(frame);  // handed back with the rest
+    if (phase_ == Phase::closing && !handed_back_) out_.push_back({frame, ticket});  // handed back with the rest
+    else server_.broker.written(ticket);  // closed: nobody can wait for it here any longer
     return;
   }
-  enqueue(frame);
+  enqueue(frame, ticket);
   // A big batch is written right away rather than at the end of the batch, so only a socket
   // that is really full lets the queue grow.
   if (out_bytes_ > kEagerFlushBytes && !waiting_writable_) flush();
-  if (out_bytes_ > server_.options.limits.send_queue_bytes && phase_ == Phase::open) {
+  // What it has not acknowledged counts too: a client that reads but never says so holds memory.
+  if (out_bytes_ + unacknowledged_bytes_ > server_.options.limits.send_queue_bytes && phase_ == Phase::open) {
     server_.broker.metrics().slow_consumers++;
     server_.log.warning(fmt::format("'{}' (connection {}) did not read {} queued bytes; cut off as a slow consumer",
-                                    role(), id(), out_bytes_));
+                                    role(), id(), out_bytes_ + unacknowledged_bytes_));
     start_close(ws::close_code::policy_violation, "slow consumer: the send queue is full");
   }
 }
 
-void Connection::enqueue(Frame frame) {
+void Connection::acknowledged(uint64_t count) {
+  while (!unacknowledged_.empty() && unacknowledged_.front().first <= count) {
+    Ticket ticket = unacknowledged_.front().second.ticket;
+    unacknowledged_bytes_ -= unacknowledged_.front().second.frame.size();
+    unacknowledged_.pop_front();
+    server_.broker.written(ticket);
+  }
+  if (!out_.empty()) schedule_flush();  // the window moved
+}
+
+void Connection::enqueue(Frame frame, Ticket ticket) {
   out_bytes_ += frame.size();
-  out_.push_back(std::move(frame));
+  out_.push_back({std::move(frame), ticket});
   schedule_flush();
 }
 
@@ -464,9 +489,13 @@ void Connection::flush() {
     bool closing = phase_ == Phase::closing && !http_response_;
     if (closing && !handed_back_) hand_back_undelivered();
     size_t offset = out_offset_;
-    for (const auto& f : out_) {
-      if (count == kMaxIovecs) break;
-      iov[count++] = {const_cast<char*>(f.data() + offset), f.size() - offset};
+    // A client with receipts gets a window of frames ahead of what it acknowledged (a frame begun
+    // is always finished).
+    size_t window = SIZE_MAX;
+    if (receipts()) window = std::max<size_t>(kDeliveryWindow - std::min(kDeliveryWindow, unacknowledged_.size()), out_offset_ > 0);
+    for (const auto& d : out_) {
+      if (count == kMaxIovecs || count == window) break;
+      iov[count++] = {const_cast<char*>(d.frame.data() + offset), d.frame.size() - offset};
       offset = 0;
       if (closing) break;  // only the frame already begun is finished; the rest went back
     }
@@ -477,7 +506,7 @@ void Connection::flush() {
     }
     if (count == 0) {
       if (http_response_) finish();
-      return;
+      return;  // nothing to write, or the window is full: an acknowledgement flushes again
     }
     ssize_t written = ::writev(socket_.native_handle(), iov.data(), static_cast<int>(count));
     if (written < 0) {
@@ -497,15 +526,24 @@ void Connection::flush() {
       return wait_readable();  // the peer's close frame ends it; the sweep bounds the wait
     }
     while (n > 0) {
-      size_t left = out_.front().size() - out_offset_;
+      size_t left = out_.front().frame.size() - out_offset_;
       if (n < left) {
         out_offset_ += n;
         break;
       }
       n -= left;
-      out_bytes_ -= out_.front().size();
-      if (out_.front().origin_node() != kThisNode) server_.written(out_.front());
+      out_bytes_ -= out_.front().frame.size();
+      Queued done = std::move(out_.front());
       out_.pop_front();
+      if (done.frame.is_text()) ++text_written_;
+      if (done.ticket == kNoTicket) continue;
+      // Written is not yet read: a client with receipts says when it has the frame.
+      if (receipts()) {
+        unacknowledged_bytes_ += done.frame.size();
+        unacknowledged_.emplace_back(text_written_, std::move(done));
+      } else {
+        server_.broker.written(done.ticket);
+      }
       out_offset_ = 0;
     }
     if (out_offset_ > 0) return wait_writable();  // the socket took less than offered: it is full
@@ -546,9 +584,9 @@ void Connection::hand_back_undelivered() {
   // A frame already half written stays to be finished (the close frame must follow whole
   // frames); every other queued frame goes back to the broker for another instance.
   size_t keep = out_offset_ > 0 ? 1 : 0;
-  std::vector<Frame> undelivered(out_.begin() + static_cast<long>(std::min(keep, out_.size())), out_.end());
+  std::vector<Queued> undelivered(out_.begin() + static_cast<long>(std::min(keep, out_.size())), out_.end());
   out_.resize(std::min(keep, out_.size()));
-  out_bytes_ = out_.empty() ? 0 : out_.front().size();
+  out_bytes_ = out_.empty() ? 0 : out_.front().frame.size();
   // A browser's undelivered frames have nowhere else to go.
   if (browser_) server_.gateway->closed(*this);
   else server_.broker.disconnected(*this, std::move(undelivered));
@@ -563,12 +601,23 @@ void Connection::finish() {
   socket_.close(ignored);
   if (was_websocket && !handed_back_) {
     handed_back_ = true;
-    // A frame already half written may have reached the peer; the rest certainly did not.
-    std::vector<Frame> undelivered;
-    for (size_t i = (out_offset_ > 0 ? 1 : 0); i < out_.size(); ++i) undelivered.push_back(out_[i]);
+    // Nothing queued reached the peer whole, not even a frame half written; nor, as far as we
+    // know, what it did not acknowledge.
+    std::vector<Queued> undelivered;
+    for (auto& [count, q] : unacknowledged_) undelivered.push_back(std::move(q));
+    unacknowledged_.clear();
+    undelivered.insert(undelivered.end(), out_.begin(), out_.end());
     out_.clear();
     if (browser_) server_.gateway->closed(*this);
     else server_.broker.disconnected(*this, std::move(undelivered));
+  } else if (was_websocket && !browser_ && (!out_.empty() || !unacknowledged_.empty())) {
+    // Closed after the close began: what it did not acknowledge, and a frame it was still being
+    // sent, go elsewhere too.
+    std::vector<Queued> undelivered;
+    for (auto& [count, q] : unacknowledged_) undelivered.push_back(std::move(q));
+    unacknowledged_.clear();
+    undelivered.insert(undelivered.end(), out_.begin(), out_.end());
+    server_.broker.disconnected(*this, std::move(undelivered));
   }
   out_.clear();
   server_.schedule_log_flush();
@@ -634,6 +683,11 @@ void Server::bind() {
   if (impl_->listen.cluster) {
     impl_->cluster = std::make_unique<Cluster>(*impl_->listen.cluster, impl_->broker, impl_->log, impl_->io);
     impl_->cluster->join();
+    impl_->cluster->on_fatal([impl = impl_.get()](const std::string& reason) {
+      impl->log.error(reason);
+      impl->exit_code = 1;
+      impl->begin_shutdown();
+    });
   }
   if (impl_->listen.gateway) {
     impl_->gateway = std::make_unique<Gateway>(impl_->broker, impl_->listen.gateway_options, impl_->log);

@@ -25,6 +25,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "common/envelope.hpp"
 #include "common/ids.hpp"
@@ -161,11 +162,40 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
   exo::ws::Decoder decoder{false, 64u << 20};
 
   // Writing: guarded by `write_mutex`.
+  struct Outgoing {
+    std::string bytes;
+    bool counted;  // a message ExoCom numbers (every text frame after the registration)
+  };
   std::mutex write_mutex;
-  std::deque<std::string> outbox;
+  std::deque<Outgoing> outbox;
   size_t outbox_bytes = 0;
   size_t front_offset = 0;
   bool socket_open = false;  // the WebSocket is up; frames may be written
+  // Receipts (docs/protocol.md): messages written to this connection that ExoCom has not accepted
+  // yet, oldest first; sent again, first, on the next connection.
+  bool keeping = false;
+  std::deque<std::string> kept;
+  size_t kept_bytes = 0;
+  uint64_t accepted_here = 0;  // messages of this connection ExoCom accepted so far
+  // And the other way: how many text frames this connection received, and how many of them ExoCom
+  // was told about (exocom.received), so it can forget them. The I/O thread alone.
+  static constexpr uint64_t kAcknowledgeEvery = 128;
+  static constexpr std::chrono::milliseconds kAcknowledgeWithin{5};
+  bool acknowledging = false;
+  std::atomic<uint64_t> text_received{0};
+  uint64_t text_acknowledged = 0;
+  Clock::time_point acknowledge_by = Clock::time_point::max();
+
+  // Who this client is across reconnections (to any node): activities stay with it.
+  const std::string instance = exo::random_hex(16);
+  uint64_t epoch = 0;  // its connections so far; the newest wins
+
+  // Messages already handled, by a hash of their id: a copy sent again after a node failed is
+  // dropped. The I/O thread alone.
+  static constexpr size_t kRememberedIds = 16384;
+  std::vector<uint64_t> seen_order = std::vector<uint64_t>(kRememberedIds);
+  std::unordered_set<uint64_t> seen;
+  size_t seen_next = 0;
 
   explicit Impl(RelayConfig c) : config(std::move(c)) {
     if (!config.log) config.log = [](const std::string& line) { std::cerr << "exosphere: " << line << std::endl; };
@@ -354,10 +384,22 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
       {
         std::lock_guard lock(write_mutex);
         socket_open = true;
-        // The registration goes first; a frame cut off by the last disconnect is sent again whole.
+        // The registration goes first, then what the last node did not accept, then the rest; a
+        // frame cut off by the last disconnect is sent again whole.
         front_offset = 0;
-        outbox.push_front(sdk::mask_frame(sdk::register_message(config.role, config.feedback)));
-        outbox_bytes += outbox.front().size();
+        for (auto it = kept.rbegin(); it != kept.rend(); ++it) outbox.push_front({std::move(*it), true});
+        outbox_bytes += kept_bytes;
+        kept.clear();
+        kept_bytes = 0;
+        accepted_here = 0;
+        keeping = config.feedback;  // until ExoCom says it gives no receipts
+        acknowledging = false;
+        text_received = 0;
+        text_acknowledged = 0;
+        acknowledge_by = Clock::time_point::max();
+        std::string reg = sdk::register_message(config.role, config.feedback, instance, ++epoch);
+        outbox.push_front({sdk::mask_frame(reg), false});
+        outbox_bytes += outbox.front().bytes.size();
         flush_locked();
       }
       if (!config.feedback) go_online();
@@ -464,7 +506,10 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
       int n = ::poll(p, 2, next_timeout());
       if (n < 0 && errno != EINTR) return connection_lost(std::strerror(errno));
       expire_requests();
-      if (n <= 0) continue;
+      if (n <= 0) {
+        acknowledge();
+        continue;
+      }
       if (p[1].revents & POLLIN) {
         uint64_t v;
         (void)!::read(wake_fd, &v, sizeof v);
@@ -474,6 +519,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
         flush_locked();
       }
       if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && !read_available(sock)) return;
+      acknowledge();
     }
   }
 
@@ -497,9 +543,27 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
 
   // Milliseconds poll() may sleep: until the earliest deadline of a callback request (a waiting
   // thread keeps its own deadline), at most a second.
+  // Tells ExoCom what arrived: every kAcknowledgeEvery frames, or kAcknowledgeWithin after the
+  // first one not told, so a busy stream costs a frame in a hundred and a quiet one a few ms.
+  void acknowledge() {
+    if (!acknowledging || text_received == text_acknowledged) return;
+    auto now = Clock::now();
+    if (text_received - text_acknowledged < kAcknowledgeEvery && now < acknowledge_by) {
+      if (acknowledge_by == Clock::time_point::max()) acknowledge_by = now + kAcknowledgeWithin;
+      return;
+    }
+    text_acknowledged = text_received;
+    acknowledge_by = Clock::time_point::max();
+    write_frame(sdk::mask_frame(received_message(text_acknowledged)), Kind::control);
+  }
+
+  std::string received_message(uint64_t count) const {
+    return sdk::message_json("exocom.received", config.role, exo::new_uuid(), {}, json::object{{"count", count}}, {});
+  }
+
   int next_timeout() {
     auto now = Clock::now();
-    Clock::time_point next = now + std::chrono::seconds(1);
+    Clock::time_point next = std::min(now + std::chrono::seconds(1), acknowledge_by);
     {
       std::lock_guard lock(mutex);
       for (const auto& [id, p] : pending)
@@ -529,6 +593,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
 
   // ws::Events: each frame becomes a message, sorted here.
   void on_text(std::string_view text) override {
+    ++text_received;
     auto m = std::make_shared<Message>();
     std::string error;
     if (!sdk::parse_message(text, *m, error)) {
@@ -539,16 +604,24 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
   }
   void on_binary(std::string_view) override { log("ignored a binary frame from ExoCom"); }
   void on_close(uint16_t, std::string_view) override {}
-  void on_ping(std::string_view payload) override { write_frame(sdk::mask_frame(payload, exo::ws::Opcode::pong), true); }
+  void on_ping(std::string_view payload) override {
+    write_frame(sdk::mask_frame(payload, exo::ws::Opcode::pong), Kind::control);
+  }
   void on_pong(std::string_view) override {}
   void on_protocol_error(uint16_t, std::string_view reason) override { log("ExoCom broke the protocol: " + std::string(reason)); }
 
   void dispatch(std::shared_ptr<Message> m) {
-    if (m->name == "exocom.registered") return go_online();
+    if (m->name == "exocom.accepted") return accepted(*m);
+    if (m->name == "exocom.registered") {
+      registered(*m);
+      return go_online();
+    }
+    if (!m->id.empty() && !first_time(m->id)) return;  // a copy of one already handled
     if (m->name == "__status") {
       SendOptions o;
       o.activity_id = m->activity_id;
-      write_frame(sdk::mask_frame(sdk::message_json("__status-ok", config.role, exo::new_uuid(), o.activity_id, nullptr, o)), true);
+      write_frame(sdk::mask_frame(sdk::message_json("__status-ok", config.role, exo::new_uuid(), o.activity_id, nullptr, o)),
+                  Kind::answer);
       return;
     }
     if (m->name == "exocom.error") return refused(*m);
@@ -574,6 +647,43 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
     if (!h) return log("received '" + m->name + "' from '" + m->sender + "', which this service does not handle; ignored");
     SharedMessage shared = std::move(m);
     post([this, h, shared] { run_handler([&] { h(shared); }, shared->name); });
+  }
+
+  // ExoCom gives receipts (or is an older one that does not: then nothing is kept).
+  void registered(const Message& m) {
+    const auto* o = m.payload.if_object();
+    const auto* r = o ? o->if_contains("receipts") : nullptr;
+    if (r && r->is_bool() && r->get_bool()) {
+      acknowledging = true;
+      return;
+    }
+    std::lock_guard lock(write_mutex);
+    keeping = false;
+    kept.clear();
+    kept_bytes = 0;
+  }
+
+  void accepted(const Message& m) {
+    const auto* o = m.payload.if_object();
+    const auto* n = o ? o->if_contains("accepted") : nullptr;
+    boost::system::error_code ec;
+    uint64_t count = n ? n->to_number<uint64_t>(ec) : 0;
+    if (!n || ec) return log("ignored a receipt from ExoCom without a count");
+    std::lock_guard lock(write_mutex);
+    while (accepted_here < count && !kept.empty()) {
+      kept_bytes -= kept.front().size();
+      kept.pop_front();
+      ++accepted_here;
+    }
+  }
+
+  bool first_time(const std::string& id) {
+    uint64_t h = std::hash<std::string>{}(id);
+    if (!seen.insert(h).second) return false;
+    if (seen.size() > kRememberedIds) seen.erase(seen_order[seen_next]);
+    seen_order[seen_next] = h;
+    seen_next = (seen_next + 1) % kRememberedIds;
+    return true;
   }
 
   void refused(const Message& m) {
@@ -622,13 +732,18 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
 
   // --- writing -------------------------------------------------------------------------------
 
-  void write_frame(std::string frame, bool control = false) {
+  // A service's message (bounded while disconnected), ExoCom's status answer, or a control frame.
+  enum class Kind { message, answer, control };
+
+  void write_frame(std::string frame, Kind kind = Kind::message) {
     std::lock_guard lock(write_mutex);
-    if (!control && !socket_open && outbox_bytes + frame.size() > config.max_queued_bytes)
+    if (kind == Kind::message && !socket_open && outbox_bytes + kept_bytes + frame.size() > config.max_queued_bytes)
       throw Error(Status::not_connected, "ExoCom at " + where() + " is unreachable and " +
-                                             std::to_string(outbox_bytes) + " bytes already wait to be sent");
+                                             std::to_string(outbox_bytes + kept_bytes) +
+                                             " bytes already wait to be sent; the queue holds " +
+                                             std::to_string(config.max_queued_bytes));
     outbox_bytes += frame.size();
-    outbox.push_back(std::move(frame));
+    outbox.push_back({std::move(frame), kind != Kind::control});
     if (socket_open) flush_locked();
     if (!outbox.empty()) wake();  // the I/O thread then waits for the socket to take the rest
   }
@@ -645,7 +760,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
       size_t offset = front_offset;
       for (auto& f : outbox) {
         if (count == 64) break;
-        iov[count++] = {f.data() + offset, f.size() - offset};
+        iov[count++] = {f.bytes.data() + offset, f.bytes.size() - offset};
         offset = 0;
       }
       msghdr msg{};
@@ -658,13 +773,17 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
       }
       auto left = static_cast<size_t>(n);
       while (left > 0) {
-        size_t rest = outbox.front().size() - front_offset;
+        size_t rest = outbox.front().bytes.size() - front_offset;
         if (left < rest) {
           front_offset += left;
           break;
         }
         left -= rest;
-        outbox_bytes -= outbox.front().size();
+        outbox_bytes -= outbox.front().bytes.size();
+        if (keeping && outbox.front().counted) {
+          kept_bytes += outbox.front().bytes.size();
+          kept.push_back(std::move(outbox.front().bytes));
+        }
         outbox.pop_front();
         front_offset = 0;
       }
@@ -778,9 +897,12 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
     {
       std::lock_guard lock(write_mutex);
       if (socket_open) {
-        // A clean close: the bus hands whatever it still holds for us to another instance.
-        outbox.push_back(sdk::mask_frame(exo::ws::close_payload(exo::ws::close_code::going_away, "service stopping"),
-                                         exo::ws::Opcode::close));
+        // A clean close: the bus hands whatever it still holds for us to another instance, after
+        // it learns what we have.
+        if (keeping) outbox.push_back({sdk::mask_frame(received_message(text_received)), false});
+        outbox.push_back({sdk::mask_frame(exo::ws::close_payload(exo::ws::close_code::going_away, "service stopping"),
+                                          exo::ws::Opcode::close),
+                          false});
         flush_locked();
       }
       socket_open = false;

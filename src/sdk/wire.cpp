@@ -26,12 +26,15 @@ std::string message_json(std::string_view name, std::string_view sender, std::st
   return out + "}";
 }
 
-std::string register_message(std::string_view role, bool feedback) {
+std::string register_message(std::string_view role, bool feedback, std::string_view instance, uint64_t epoch) {
   json::object payload;
   if (feedback) {
     payload["ack"] = true;
     payload["errors"] = true;
+    payload["receipts"] = true;
   }
+  payload["instance"] = instance;
+  payload["epoch"] = epoch;
   return message_json("exocom.register-service", role, exo::new_uuid(), {}, payload, {});
 }
 

@@ -91,13 +91,14 @@ std::string BusOutput::text() const {
   return out;
 }
 
-Bus::Bus(BusKind kind, std::string service_data, std::vector<std::string> args, std::map<std::string, std::string> env)
+Bus::Bus(BusKind kind, std::string service_data, std::vector<std::string> args, std::map<std::string, std::string> env,
+         bool jetstream)
     : kind_(kind) {
   if (kind_ == BusKind::single) {
     nodes_.push_back(std::make_unique<Exocom>(std::move(service_data), std::move(args), std::move(env)));
     return;
   }
-  nats_ = std::make_unique<Nats>();
+  nats_ = std::make_unique<Nats>(jetstream);
   cluster_ = "t" + random_hex(6);  // a cluster of its own per test
   // The nodes start side by side, as a deployment starts them.
   std::vector<std::future<std::unique_ptr<Exocom>>> starting;
@@ -107,6 +108,13 @@ Bus::Bus(BusKind kind, std::string service_data, std::vector<std::string> args, 
     starting.push_back(std::async(std::launch::async, [=] { return std::make_unique<Exocom>(service_data, flags, env); }));
   }
   for (auto& node : starting) nodes_.push_back(node.get());
+}
+
+std::string Bus::addresses(size_t first) const {
+  std::string out;
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    out += (i ? "," : "") + std::string("127.0.0.1:") + std::to_string(port((first + i) % nodes_.size()));
+  return out;
 }
 
 std::vector<std::string> Bus::node_args(const std::string& node) const {

@@ -59,7 +59,9 @@ class Bus {
   static constexpr std::chrono::milliseconds kHeartbeat{250};  // of the test clusters: fast expiry
   // `service_data` is SERVICE_DATA; `args` are extra flags for every node.
   Bus(BusKind kind, std::string service_data, std::vector<std::string> args = {},
-      std::map<std::string, std::string> env = {});
+      std::map<std::string, std::string> env = {}, bool jetstream = false);
+  // Every node's address, `first` first: what a client that starts on that node lists.
+  std::string addresses(size_t first) const;
   BusKind kind() const { return kind_; }
   bool clustered() const { return kind_ == BusKind::cluster; }
   // The port of node 0 (the only node of a single bus).

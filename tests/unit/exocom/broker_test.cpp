@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "exocom/broker.hpp"
 
@@ -17,7 +18,11 @@ struct FakePeer : Peer {
   explicit FakePeer(uint64_t id) : Peer(id) {}
   std::vector<json::object> got;
   std::optional<uint16_t> closed_with;
-  void send(const Frame& f) override { got.push_back(json::parse(f.payload()).as_object()); }
+  std::vector<Ticket> tickets;  // of the frames in `got`, in order: written when the test says so
+  void send_frame(const Frame& f, Ticket t) override {
+    got.push_back(json::parse(f.payload()).as_object());
+    tickets.push_back(t);
+  }
   void close(uint16_t code, std::string_view) override { closed_with = code; }
   std::string last_name() const { return got.empty() ? "" : std::string(got.back().at("name").as_string()); }
 };
@@ -112,7 +117,7 @@ TEST(Broker, UndeliveredFramesOfALeavingInstanceGoToTheNext) {
   ASSERT_EQ(u1.got.size(), 1u);
   // Pretend u1 never wrote that frame.
   Frame f = make_frame(ws::Opcode::text, R"({"name":"mongo.create","id":"held"})");
-  bus.broker->disconnected(u1, {f});
+  bus.broker->disconnected(u1, {Queued{f}});
   auto& u2 = bus.connect("users");
   ASSERT_EQ(u2.got.size(), 1u);
   EXPECT_EQ(u2.got[0].at("id"), "held");
@@ -189,4 +194,85 @@ TEST(Broker, MetricsText) {
   EXPECT_NE(m.find("exocom_messages_received_total 1\n"), std::string::npos) << m;
   EXPECT_NE(m.find("exocom_messages_refused_total{reason=\"not-allowed\"} 1\n"), std::string::npos) << m;
   EXPECT_NE(m.find("exocom_connections{role=\"users\"} 1\n"), std::string::npos) << m;
+}
+
+// --- receipts (custody) ------------------------------------------------------------------
+
+namespace {
+
+// How many messages the broker told `p` it accepted (0: no receipt yet).
+uint64_t accepted(Bus& bus, FakePeer& p) {
+  bus.broker->send_receipts();
+  for (auto it = p.got.rbegin(); it != p.got.rend(); ++it)
+    if (it->at("name") == "exocom.accepted") return it->at("payload").at("accepted").to_number<uint64_t>();
+  return 0;
+}
+
+void write_all(Bus& bus, FakePeer& p) {
+  for (Ticket& t : p.tickets) bus.broker->written(std::exchange(t, kNoTicket));
+}
+
+}  // namespace
+
+TEST(Broker, AMessageIsAcceptedOnceWrittenToItsReceiver) {
+  Bus bus(kRoutes);
+  auto& web = bus.connect("web", R"({"ack":true,"receipts":true})");
+  EXPECT_EQ(web.got.at(0).at("payload").at("receipts"), true);
+  auto& users = bus.connect("users");
+  bus.send(web, "users.create");
+  bus.send(web, "users.create");
+  ASSERT_EQ(users.got.size(), 2u);
+  EXPECT_EQ(accepted(bus, web), 0u) << "queued is not written";
+  bus.broker->written(std::exchange(users.tickets[0], kNoTicket));
+  EXPECT_EQ(accepted(bus, web), 1u);
+  write_all(bus, users);
+  EXPECT_EQ(accepted(bus, web), 2u);
+}
+
+TEST(Broker, ReceiptsCountInOrder) {
+  Bus bus(kRoutes);
+  auto& web = bus.connect("web", R"({"ack":true,"receipts":true})");
+  auto& u1 = bus.connect("users");
+  auto& u2 = bus.connect("users");
+  bus.send(web, "users.create", "a1");  // to u1
+  bus.send(web, "users.create", "a2");  // to u2
+  ASSERT_EQ(u1.got.size(), 1u);
+  ASSERT_EQ(u2.got.size(), 1u);
+  write_all(bus, u2);
+  EXPECT_EQ(accepted(bus, web), 0u) << "the second is done, the first is not: nothing is accepted yet";
+  write_all(bus, u1);
+  EXPECT_EQ(accepted(bus, web), 2u);
+}
+
+TEST(Broker, HeldAndRefusedMessagesAreAcceptedAtOnce) {
+  Bus bus(kRoutes);
+  auto& web = bus.connect("web", R"({"ack":true,"receipts":true,"errors":true})");
+  bus.send(web, "users.create");  // nobody receives it yet: held
+  bus.send(web, "not.allowed");   // refused
+  EXPECT_EQ(accepted(bus, web), 2u);
+  EXPECT_EQ(error_code(web), "not-allowed");
+}
+
+TEST(Broker, ADeliveryMovedToAnotherInstanceKeepsItsReceipt) {
+  Bus bus(kRoutes);
+  auto& web = bus.connect("web", R"({"ack":true,"receipts":true})");
+  auto& u1 = bus.connect("users");
+  bus.send(web, "users.create");
+  ASSERT_EQ(u1.got.size(), 1u);
+  Frame f = make_frame(ws::Opcode::text, json::serialize(u1.got[0]));
+  bus.broker->disconnected(u1, {Queued{f, u1.tickets[0]}});  // u1 left before writing it
+  EXPECT_EQ(accepted(bus, web), 1u) << "held for the next instance";
+  auto& u2 = bus.connect("users");
+  ASSERT_EQ(u2.got.size(), 1u);
+  EXPECT_EQ(u2.tickets[0], kNoTicket) << "delivered from the buffer: nobody waits for it any longer";
+}
+
+TEST(Broker, ClientsWithoutReceiptsGetNone) {
+  Bus bus(kRoutes);
+  auto& web = bus.connect("web", R"({"ack":true})");
+  auto& users = bus.connect("users");
+  bus.send(web, "users.create");
+  EXPECT_EQ(users.tickets.at(0), kNoTicket);
+  EXPECT_EQ(web.got.at(0).at("payload").as_object().count("receipts"), 0u);
+  EXPECT_EQ(accepted(bus, web), 0u);
 }
