@@ -163,7 +163,35 @@ void Broker::written(Ticket ticket) {
 void Broker::finish_ticket(Ticket ticket) {
   Custody::Claim claim = custody_.done(ticket);
   if (claim.node != kThisNode) federation_->confirm(claim.node, claim.seq);
+  if (claim.copy) federation_->forget_held(claim.copy);
   if (custody_.receipts_due() && receipts_due_) receipts_due_();
+}
+
+void Broker::held_stored(uint64_t key) {
+  auto it = storing_.find(key);
+  if (it == storing_.end()) return;
+  Ticket t = it->second;
+  storing_.erase(it);
+  finish_ticket(t);
+}
+
+void Broker::adopted(std::vector<HeldCopy> copies) {
+  now_ = Clock::now();
+  std::vector<RoleState*> touched;
+  for (auto& c : copies) {
+    RoleState* r = role(c.role);
+    if (!r) {
+      federation_->forget_held(c.key);
+      continue;
+    }
+    custody_.rerouting(custody_.for_copy(c.key));
+    auto from = instance_by_key_.find(c.from_instance);
+    deliver_held(*r, Frame::make(ws::Opcode::text, c.text), from == instance_by_key_.end() ? nullptr : from->second,
+                 c.from_role, c.activity);
+    written(custody_.rerouted());
+    if (std::find(touched.begin(), touched.end(), r) == touched.end()) touched.push_back(r);
+  }
+  for (RoleState* r : touched) flush_buffer(*r);
 }
 
 void Broker::send_receipts() {
@@ -580,10 +608,26 @@ bool Broker::deliver_held(RoleState& to, const Frame& frame, const Instance* fro
     return false;
   }
   if (to.buffer.empty()) log_.info("No instance of '" + to.name + "' is online; holding its messages until one registers");
-  // Held in memory: as safe here as anywhere on this node, so the sender may forget it.
-  if (Ticket t = custody_.take(); t != kNoTicket) finish_ticket(t);
+  // The sender may forget it once it is as safe as it gets: copied where other nodes find it, or
+  // else held in memory here. A stored copy coming back (its delivery failed) stays stored.
+  Ticket t = custody_.take();
+  const Custody::Claim* claim = t == kNoTicket ? nullptr : custody_.claim(t);
+  Ticket copy = kNoTicket;
+  if (claim && claim->copy) {
+    copy = t;
+  } else {
+    uint64_t key = federation_ ? federation_->store_held({0, to.name, std::string(from_role), from ? from->key : std::string(),
+                                                          std::string(activity_id), std::string(frame.payload())})
+                               : 0;
+    if (key) {
+      copy = custody_.for_copy(key);
+      if (t != kNoTicket) storing_[key] = t;
+    } else if (t != kNoTicket) {
+      finish_ticket(t);
+    }
+  }
   if (seq == 0) seq = ++delivery_seq_;
-  to.buffer.push_back({frame, now_, from ? from->key : std::string(), std::string(from_role), std::string(activity_id), seq});
+  to.buffer.push_back({frame, now_, from ? from->key : std::string(), std::string(from_role), std::string(activity_id), seq, copy});
   to.buffer_bytes += frame.size();
   ++metrics_.buffered;
   return true;
@@ -647,12 +691,15 @@ void Broker::flush_buffer(RoleState& r) {
     r.buffer.pop_front();
     r.buffer_bytes -= b.frame.size();
     if (now_ - b.at > options_.limits.buffer_ttl) {
+      written(b.copy);
       ++expired;
       continue;
     }
     auto from = instance_by_key_.find(b.from_key);
     Activity* activity = b.activity.empty() ? nullptr : find_activity(b.activity);
+    custody_.rerouting(b.copy);  // its stored copy goes once it is delivered
     deliver(r, b.frame, activity, from == instance_by_key_.end() ? nullptr : from->second, b.from_role, b.activity);
+    written(custody_.rerouted());
     ++delivered;
   }
   if (expired) {
@@ -946,6 +993,7 @@ void Broker::tick(Clock::time_point now) {
     size_t expired = 0;
     while (!r->buffer.empty() && now - r->buffer.front().at > options_.limits.buffer_ttl) {
       r->buffer_bytes -= r->buffer.front().frame.size();
+      written(r->buffer.front().copy);
       r->buffer.pop_front();
       ++expired;
     }

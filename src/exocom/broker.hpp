@@ -113,6 +113,10 @@ class Broker {
   void returned(NodeIndex node, std::vector<Returned> deliveries);
   // Deliveries `node` confirmed: they reached their instance.
   void confirmed(NodeIndex node, const std::vector<uint64_t>& seqs);
+  // The copy of a held message is stored (or could not be): its sender may forget it.
+  void held_stored(uint64_t key);
+  // Messages another run of a node held, taken over by this node: held here now, in order.
+  void adopted(std::vector<HeldCopy> copies);
   // A message another node forwarded here because its activity belongs here.
   void remote_forward(NodeIndex from, Forward kind, std::string_view text);
   std::vector<InstanceInfo> local_instances() const;
@@ -144,6 +148,7 @@ class Broker {
     Clock::time_point at;
     std::string from_key, from_role, activity;  // for the affinity of the node it reaches
     uint64_t seq;  // when it was first sent: the buffer keeps that order
+    Ticket copy = kNoTicket;  // its stored copy's ticket, when the federation keeps one
   };
   // An instance of a role: a connection to this node, or one to another node of the cluster. Its
   // key stays when it reconnects elsewhere, so activity affinity follows it there.
@@ -266,6 +271,7 @@ class Broker {
   void finish_ticket(Ticket ticket);
   Custody custody_;
   std::function<void()> receipts_due_;
+  std::unordered_map<uint64_t, Ticket> storing_;  // copy key → the sender's ticket, done once stored
   std::vector<std::unique_ptr<RoleState>> roles_;
   StringMap<RoleState*> roles_by_name_;
   StringMap<std::vector<Subscriber>> subscribers_;  // public name → receiving roles

@@ -35,6 +35,7 @@
 #include "common/json.hpp"
 #include "common/text.hpp"
 #include "exocom/broker.hpp"
+#include "exocom/held_store.hpp"
 #include "exocom/trace_log.hpp"
 
 namespace exo::exocom {
@@ -137,6 +138,7 @@ struct Cluster::Impl {
   bool beats_stop = false;
   bool left = false;
   size_t max_payload = 1 << 20;
+  std::unique_ptr<HeldStore> store;  // when NATS has JetStream
 
   Impl(ClusterOptions o, Broker& b, TraceLog& l, asio::io_context& i)
       : options(std::move(o)), broker(b), log(l), io(i), prefix(options.name + ".") {
@@ -155,6 +157,7 @@ struct Cluster::Impl {
 
   ~Impl() {
     stop_beats();
+    store.reset();  // before the connection it uses
     for (auto* sub : {presence_sub, node_sub, hello_sub})
       if (sub) natsSubscription_Destroy(sub);
     if (nc) natsConnection_Destroy(nc);
@@ -233,6 +236,16 @@ struct Cluster::Impl {
   std::string routes_differ(const std::string& node, const std::string& theirs) const {
     return "this node's routes differ from those of the cluster '" + options.name + "' (node '" + node +
            "' has routes " + theirs + ", this node " + routes + "); start every node with the same routing table";
+  }
+
+  // A node is gone for good (it left, or fell silent): the first alive node by name takes over
+  // the messages it held in JetStream.
+  void bury(NodeIndex i) {
+    reclaim(i);
+    if (!store) return;
+    for (NodeIndex j = 1; j < nodes.size(); ++j)
+      if (nodes[j].alive && nodes[j].name < options.node) return;  // theirs to take
+    store->adopt(nodes[i].name);
   }
 
   // A node went away or lost us: what it had not confirmed is routed again.
@@ -335,7 +348,7 @@ struct Cluster::Impl {
     if (const auto* bye = o->if_contains("bye"); bye && bye->is_bool() && bye->get_bool()) {
       if (node.alive) log.info("ExoCom node '" + name + "' left the cluster");
       node.alive = false;
-      reclaim(index);
+      bury(index);
       return true;
     }
     std::vector<InstanceInfo> instances;
@@ -483,7 +496,7 @@ struct Cluster::Impl {
         if (!nodes[i].alive || now - nodes[i].heard <= 2 * options.heartbeat) continue;
         nodes[i].alive = false;
         log.warning("ExoCom node '" + nodes[i].name + "' fell silent; its instances are gone");
-        reclaim(i);
+        bury(i);
       }
       log.flush();
       tick();
@@ -636,6 +649,21 @@ void Cluster::join() {
   subscribe(&s.node_sub, s.prefix + "node." + s.options.node);
   natsConnection_FlushTimeout(s.nc, 2000);
   for (auto& text : others) s.hand_over({Impl::Incoming::Kind::presence, std::move(text), {}});
+
+  // Held messages go to JetStream when the server has it; what this node's previous run held
+  // there is taken over.
+  std::string why;
+  HeldStore::Events events;
+  events.stored = [&s](uint64_t key) { s.broker.held_stored(key); };
+  events.not_stored = [&s](uint64_t key) {
+    s.warn_once("not-stored", "JetStream did not take a held message; it is held in this node's memory only");
+    s.broker.held_stored(key);
+  };
+  events.adopted = [&s](std::vector<HeldCopy> copies) { s.broker.adopted(std::move(copies)); };
+  s.store = HeldStore::open(s.nc, s.options.name, s.options.node, s.options.held_replicas, s.options.held_max_age, s.io,
+                            s.log, std::move(events), why);
+  if (s.store) s.store->adopt(s.options.node);
+  else s.log.info("held messages stay in each node's memory: " + why);
 }
 
 void Cluster::on_fatal(std::function<void(const std::string&)> fatal) { impl_->fatal = std::move(fatal); }
@@ -705,6 +733,12 @@ void Cluster::forward(NodeIndex node, Forward kind, std::string_view text) {
   if (impl_->fits(record)) impl_->append(node, std::move(record));
 }
 
+uint64_t Cluster::store_held(const HeldCopy& copy) { return impl_->store ? impl_->store->put(copy) : 0; }
+
+void Cluster::forget_held(uint64_t key) {
+  if (impl_->store) impl_->store->forget(key);
+}
+
 void Cluster::local_instances_changed() { impl_->announce(); }
 
 const std::string& Cluster::node_name(NodeIndex node) const {
@@ -740,6 +774,8 @@ std::string Cluster::status_json() const {
                               {"name", s.options.name},
                               {"nats", json::object{{"connected", s.nats_up.load()}, {"url", url}, {"disconnects", s.nats_disconnects}}},
                               {"peers", peers},
+                              {"jetstream", s.store != nullptr},
+                              {"heldInJetStream", s.store ? s.store->copies() : 0},
                               {"dropped", dropped}});
 }
 

@@ -28,6 +28,8 @@ struct ClusterOptions {
   std::chrono::milliseconds heartbeat{1000};         // a node silent for two of these is gone
   std::chrono::milliseconds connect_timeout{5000};   // NATS unreachable for this long at start: exit 1
   std::chrono::milliseconds join_wait{300};          // how long a starting node listens for the others
+  int held_replicas = 1;                             // of the JetStream stream of held messages
+  std::chrono::milliseconds held_max_age{60000};     // the buffer's time to live: copies go after it
 };
 
 // A node name as the cluster accepts it: letters, digits, '.', '_' and '-'.
@@ -59,6 +61,8 @@ class Cluster : public Federation {
   void confirm(NodeIndex origin, uint64_t seq) override;
   void give_back(NodeIndex origin, uint64_t seq) override;
   void forward(NodeIndex node, Forward kind, std::string_view text) override;
+  uint64_t store_held(const HeldCopy& copy) override;
+  void forget_held(uint64_t key) override;
   void local_instances_changed() override;
   const std::string& node_name(NodeIndex node) const override;
   NodeIndex node_of_session(std::string_view session_id) const override;

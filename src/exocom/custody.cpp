@@ -53,6 +53,12 @@ Ticket Custody::from_node(NodeIndex node, uint64_t seq) {
   return t;
 }
 
+Ticket Custody::for_copy(uint64_t copy) {
+  Ticket t = next_++;
+  tickets_.emplace(t, Claim{0, 0, kThisNode, 0, copy});
+  return t;
+}
+
 Custody::Claim Custody::done(Ticket ticket) {
   auto it = tickets_.find(ticket);
   if (it == tickets_.end()) bug("a delivery ticket that is not open", __FILE__, __LINE__);

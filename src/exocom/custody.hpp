@@ -36,6 +36,7 @@ class Custody {
     uint64_t peer = 0, number = 0;
     NodeIndex node = kThisNode;
     uint64_t seq = 0;
+    uint64_t copy = 0;  // a held message's stored copy, to forget once it is delivered
   };
 
   // The client registered with receipts: its messages are numbered from 1 on.
@@ -56,6 +57,8 @@ class Custody {
 
   // A delivery from another node, on its way to a connection here.
   Ticket from_node(NodeIndex node, uint64_t seq);
+  // A held message whose copy is stored (federation key `copy`), on its way to a receiver.
+  Ticket for_copy(uint64_t copy);
   // The delivery is done: whom that tells (the claim, with its ticket gone).
   Claim done(Ticket ticket);
   const Claim* claim(Ticket ticket) const {

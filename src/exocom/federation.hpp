@@ -34,6 +34,12 @@ struct Returned {
   Frame frame;
 };
 
+// A message a node holds, as it keeps a copy of it where other nodes find it.
+struct HeldCopy {
+  uint64_t key = 0;  // the federation's name for the copy
+  std::string role, from_role, from_instance, activity, text;
+};
+
 // An instance as the nodes announce them.
 struct InstanceInfo {
   std::string key;
@@ -59,6 +65,11 @@ class Federation {
   virtual void give_back(NodeIndex origin, uint64_t seq) = 0;
   // Sends `text` (a message from a local service) to the node that holds its activity.
   virtual void forward(NodeIndex node, Forward kind, std::string_view text) = 0;
+  // Keeps a copy of a message this node holds where the others find it should this node die; its
+  // key, or 0 when there is no such place (memory is all there is). Broker::held_stored follows.
+  virtual uint64_t store_held(const HeldCopy& copy) = 0;
+  // The held message reached its receiver: its copy may go.
+  virtual void forget_held(uint64_t key) = 0;
   // The local instances changed: announce them now, before any message they send leaves.
   virtual void local_instances_changed() = 0;
   virtual const std::string& node_name(NodeIndex node) const = 0;

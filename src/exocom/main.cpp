@@ -73,6 +73,8 @@ int run(int argc, char** argv) {
   app.add_option("--node-name", cluster.node, "this node's name in the cluster (default: host name and process id)");
   app.add_option("--cluster-name", cluster.name, "the nodes of one application share it (default exocom)");
   app.add_option("--heartbeat", heartbeat_ms, "milliseconds between a node's announcements; silent for two: gone (default 1000)");
+  app.add_option("--held-replicas", cluster.held_replicas,
+                 "copies JetStream keeps of each held message, with a NATS cluster (default 1)");
   std::string gateway_port_text;
   exocom::GatewayOptions gateway;
   app.add_option("--gateway-port", gateway_port_text, "also serve browsers on this port (0: the OS chooses)");
@@ -121,6 +123,8 @@ int run(int argc, char** argv) {
     }
     cluster.urls = cluster_urls;
     cluster.heartbeat = std::chrono::milliseconds(heartbeat_ms);
+    if (cluster.held_replicas < 1 || cluster.held_replicas > 5) throw UserError("--held-replicas must be 1 to 5");
+    cluster.held_max_age = lim.buffer_ttl;
     gateway.session_prefix = cluster.node + "~";
     listen.cluster = cluster;
   }

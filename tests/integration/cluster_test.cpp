@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
 
 #include <boost/json/parse.hpp>
 
@@ -202,4 +203,30 @@ TEST(Cluster, MalformedAndForgedPacketsAreDroppedAndCounted) {
   EXPECT_GE(dropped(bus, 1, "routes-differ"), 1u);
   auto [code, metrics] = bus.node(1).get("/metrics");
   EXPECT_NE(metrics.find("exocom_cluster_packets_dropped_total{reason=\"forged-delivery\"} 2"), std::string::npos) << metrics;
+}
+
+// With JetStream, what a node holds outlives it: the first node alive by name takes it over.
+TEST(Cluster, HeldMessagesOutliveTheNodeThatHeldThem) {
+  Bus bus(BusKind::cluster, kRoutes, {}, {}, /*jetstream=*/true);
+  EXPECT_TRUE(cluster_status(bus, 2).at("jetstream").as_bool());
+  auto web = registered_on(bus, 2, "web");
+  for (int i = 0; i < 100; ++i) web.send_message("ping", "web", "{\"n\":" + std::to_string(i) + "}");
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (cluster_status(bus, 2).at("heldInJetStream").to_number<int>() < 100 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(cluster_status(bus, 2).at("heldInJetStream").to_number<int>(), 100) << bus.output().text();
+  bus.node(2).process().signal(SIGKILL);
+  ASSERT_NE(bus.node(0).output().wait_for("took over 100 messages node 'n2' held"), std::string::npos)
+      << bus.output().text();
+  auto pinger = registered_on(bus, 1, "pinger");
+  for (int i = 0; i < 100; ++i) {
+    auto ping = pinger.receive_named("ping");
+    ASSERT_TRUE(ping) << "message " << i << "\n" << bus.output().text();
+    ASSERT_EQ(ping->at("payload").at("n"), i);
+  }
+  // Delivered, the copies go.
+  deadline = std::chrono::steady_clock::now() + 5s;
+  while (cluster_status(bus, 0).at("heldInJetStream").to_number<int>() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(cluster_status(bus, 0).at("heldInJetStream").to_number<int>(), 0);
 }
