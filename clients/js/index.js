@@ -13,12 +13,41 @@ export class ExosphereError extends Error {
   }
 }
 
-// One connection to ExoCom (`/services`, a service) or to its gateway (a browser page).
+// "host", "host:port", "[v6]:port", comma-separated: the nodes of an ExoCom cluster.
+export function parseNodes(list, defaultPort) {
+  const nodes = [];
+  for (const raw of String(list).split(',')) {
+    const entry = raw.trim();
+    if (!entry) throw new ExosphereError('config_error', `the ExoCom address '${list}' has an empty entry; list nodes as host:port,host:port`);
+    let host = entry;
+    let port = defaultPort;
+    const v6 = entry.match(/^\[([^\]]+)\](?::(.*))?$/);
+    if (v6) [host, port] = [v6[1], v6[2] ?? defaultPort];
+    else if (entry.split(':').length === 2) [host, port] = entry.split(':');
+    port = Number(port);
+    if (!host || !Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new ExosphereError('config_error', `the ExoCom address entry '${entry}' has no valid port (1-65535)`);
+    }
+    nodes.push({ host, port });
+  }
+  return nodes;
+}
+
+const hostInUrl = (host) => (host.includes(':') ? `[${host}]` : host);
+const isNode = Boolean(globalThis.process?.versions?.node);
+
+// One connection to ExoCom (`/services`, a service) or to its gateway (a browser page). With
+// several nodes it moves to the next when its node goes away.
 export class Relay {
-  constructor({ url, host = 'localhost', port = 80, role, gateway = false, feedback = true,
+  constructor({ url, host = 'localhost', port = 80, role, gateway = false, feedback = true, lookup,
                 retryMin = 100, retryMax = 5000, maxQueued = 10000, log = (line) => console.error(`exosphere: ${line}`) } = {}) {
     if (!gateway && !role) throw new ExosphereError('config_error', 'a relay needs a role');
-    this.url = url ?? `ws://${host}:${port}/services`;
+    this.nodes = url ? null : parseNodes(host, port);
+    this.urls = url ? [url].flat() : null;
+    this.url = this.urls?.[0] ?? `ws://${hostInUrl(this.nodes[0].host)}:${this.nodes[0].port}/services`;
+    this.lookup = lookup; // (host) → [addresses]; Node's resolver by default
+    this.candidates = [];
+    this.nextCandidate = 0;
     this.role = role;
     this.gateway = gateway;
     this.feedback = feedback;
@@ -57,8 +86,35 @@ export class Relay {
     return this.firstOnline;
   }
 
-  connect() {
+  // Every address to try, in order: each node's addresses (a name with several counts as several).
+  async addresses() {
+    if (this.urls) return this.urls;
+    const out = [];
+    for (const { host, port } of this.nodes) {
+      let found = [host];
+      if (this.lookup) found = await this.lookup(host);
+      else if (isNode && !/^[\d.]+$|:/.test(host)) {
+        const dns = await import('node:dns');
+        found = (await dns.promises.lookup(host, { all: true })).map((a) => a.address);
+      }
+      for (const address of found) out.push(`ws://${hostInUrl(address)}:${port}/services`);
+    }
+    return out;
+  }
+
+  async connect() {
     if (this.closed) return;
+    if (this.nextCandidate >= this.candidates.length) {
+      try {
+        this.candidates = await this.addresses();
+      } catch (e) {
+        this.candidates = [];
+        return this.connectFailed(`cannot resolve: ${e.message}`, true);
+      }
+      this.nextCandidate = 0;
+      if (this.candidates.length === 0) return this.connectFailed('no address', true);
+    }
+    this.url = this.candidates[this.nextCandidate++];
     let socket;
     try {
       socket = new WebSocketImpl(this.url);
@@ -93,10 +149,16 @@ export class Relay {
     };
   }
 
-  connectFailed(why) {
+  // The next address of the round at once; after a whole round, a back-off.
+  connectFailed(why, roundOver = false) {
     if (this.closed) return;
+    if (!roundOver && this.nextCandidate < this.candidates.length) {
+      this.retryTimer = setTimeout(() => this.connect(), 0);
+      return;
+    }
+    const where = this.urls ? this.url : this.nodes.map((n) => `${hostInUrl(n.host)}:${n.port}`).join(',');
     const delay = this.retry;
-    if (!this.trouble || delay >= this.retryMax) this.log(`cannot reach ExoCom at ${this.url} (${why}); retrying in ${delay}ms`);
+    if (!this.trouble || delay >= this.retryMax) this.log(`cannot reach ExoCom at ${where} (${why}); retrying in ${delay}ms`);
     this.trouble = true;
     this.retry = Math.min(this.retry * 2, this.retryMax);
     this.retryTimer = setTimeout(() => this.connect(), delay);
@@ -213,7 +275,7 @@ export function bootstrap(handlers, { beforeAll, env = globalThis.process?.env ?
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new ExosphereError('config_error', `EXOCOM_PORT '${env.EXOCOM_PORT}' is not a port number (1-65535)`);
   }
-  const relay = new Relay({ host: env.EXOCOM_HOST || 'localhost', port, role: env.ROLE });
+  const relay = new Relay({ host: env.EXOCOM_HOST || 'localhost', port, role: env.ROLE });  // may list several nodes
   for (const [name, handler] of Object.entries(handlers)) {
     relay.on(name, (m) => handler(m.payload, {
       message: m,

@@ -23,6 +23,7 @@ struct RunOptions {
   std::map<std::string, uint16_t> ports;         // role → port, over what service.yml says
   int gateway_port = -1;                         // over application.yml (0: a free port)
   std::filesystem::path data_dir;                // where services keep data (default .exosphere/data)
+  int bus_nodes = 0;                             // 0: one ExoCom; N: N ExoCom nodes joined through nats-server
 };
 
 // Runs the application until SIGINT/SIGTERM (exit code 0) or a fatal error (exit code 1).

@@ -48,7 +48,7 @@ struct Child {
 };
 
 struct Unit {
-  enum class Kind { exocom, dependency, service };
+  enum class Kind { exocom, nats, dependency, service };
   enum class State { waiting, starting, ready, stopping, stopped };
   std::string role;
   Kind kind = Kind::service;
@@ -97,7 +97,7 @@ class Supervisor {
     });
     watch_children();
     if (options_.watch) start_watching();
-    start(*exocom_);
+    start_what_can_start();
     io_.run();
     return exit_code_;
   }
@@ -106,24 +106,31 @@ class Supervisor {
   // --- setting up --------------------------------------------------------------------------------
 
   void build_units() {
-    auto exocom = std::make_unique<Unit>();
-    exocom->role = "exocom";
-    exocom->kind = Unit::Kind::exocom;
     if (const config::GatewayConfig* g = app_.gateway()) {
       gateway_port_ = static_cast<uint16_t>(options_.gateway_port >= 0 ? options_.gateway_port : g->port);
       if (gateway_port_ && port_open(gateway_port_))
         throw UserError(fmt::format("the gateway port {} is already in use; stop what uses it or change it in application.yml",
                                     gateway_port_));
     }
-    exocom->command = exocom_command();
-    exocom->online_text = "ExoCom online at port ";
-    exocom->timeout = std::chrono::seconds(10);
     std::map<std::string, config::Service> with_routes;
     for (const auto& [role, s] : services_) with_routes.emplace(role, s);
-    exocom->env["SERVICE_DATA"] = config::to_service_data(config::compile_routes(app_, with_routes));
-    exocom->dir = app_.root;
-    exocom_ = exocom.get();
-    units_.push_back(std::move(exocom));
+    std::string service_data = config::to_service_data(config::compile_routes(app_, with_routes));
+    // With --bus-nodes N: nats-server with JetStream, then N ExoCom nodes joined through it.
+    Unit* nats = options_.bus_nodes > 0 ? &nats_unit() : nullptr;
+    int buses = std::max(options_.bus_nodes, 1);
+    for (int i = 0; i < buses; ++i) {
+      auto exocom = std::make_unique<Unit>();
+      exocom->role = options_.bus_nodes > 0 ? fmt::format("exocom-{}", i + 1) : "exocom";
+      exocom->kind = Unit::Kind::exocom;
+      exocom->online_text = "ExoCom online at port ";
+      exocom->timeout = std::chrono::seconds(10);
+      exocom->env["SERVICE_DATA"] = service_data;
+      exocom->dir = app_.root;
+      if (nats) exocom->needs.push_back(nats);
+      buses_.push_back(exocom.get());
+      units_.push_back(std::move(exocom));
+      buses_.back()->command = exocom_command(*buses_.back());
+    }
 
     std::set<uint16_t> taken;
     for (const auto& ref : app_.services) {
@@ -146,7 +153,7 @@ class Supervisor {
         throw UserError(fmt::format("port {} (--port {}={}) is already in use", u->port, ref.role, u->port));
       if (u->port && !taken.insert(u->port).second)
         throw UserError(fmt::format("port {} is given to two services; change one of them in its service.yml", u->port));
-      u->needs.push_back(exocom_);
+      u->needs.insert(u->needs.end(), buses_.begin(), buses_.end());
       for (const auto& d : s.dependencies) u->needs.push_back(&dependency(d, ref.role));
       units_.push_back(std::move(u));
     }
@@ -157,14 +164,58 @@ class Supervisor {
   }
 
   // ExoCom on the ports it had (none yet: the OS picks them), so a restarted bus is where the
-  // services look for it.
-  std::string exocom_command() const {
-    std::string command = shell_quote(options_.exocom_binary.string()) + fmt::format(" --host 127.0.0.1 --port {}", exocom_port_);
-    if (const config::GatewayConfig* g = app_.gateway()) {
+  // services look for it. In a cluster each node keeps its name, so a restarted node takes over
+  // what its previous run held; the first node serves the browsers.
+  std::string exocom_command(const Unit& bus) const {
+    std::string command = shell_quote(options_.exocom_binary.string()) + fmt::format(" --host 127.0.0.1 --port {}", bus.port);
+    const config::GatewayConfig* g = app_.gateway();
+    if (g && &bus == buses_.front()) {
       command += fmt::format(" --gateway-port {} --gateway-role {}", gateway_port_, shell_quote(g->role));
       for (const auto& o : g->origins) command += " --gateway-origin " + shell_quote(o);
     }
+    if (nats_)
+      command += fmt::format(" --cluster nats://127.0.0.1:{} --node-name {} --cluster-name {}", nats_->port, bus.role,
+                             shell_quote(cluster_name()));
     return command;
+  }
+
+  // nats-server with JetStream, its data in the application's data folder.
+  Unit& nats_unit() {
+    std::string binary = find_program("nats-server");
+    if (binary.empty())
+      throw UserError("--bus-nodes needs nats-server on PATH (Debian: apt install nats-server); run without --bus-nodes for one ExoCom");
+    auto u = std::make_unique<Unit>();
+    u->role = "nats";
+    u->kind = Unit::Kind::nats;
+    u->port = free_port(reservation_);
+    fs::path data = data_root() / "nats";
+    std::error_code ec;
+    fs::create_directories(data, ec);
+    u->command = fmt::format("{} -a 127.0.0.1 -p {} -js -sd {}", shell_quote(binary), u->port, shell_quote(data.string()));
+    u->online_text = "Server is ready";
+    u->timeout = std::chrono::seconds(20);
+    u->dir = app_.root;
+    nats_ = u.get();
+    units_.push_back(std::move(u));
+    return *nats_;
+  }
+
+  fs::path data_root() const { return options_.data_dir.empty() ? app_.root / ".exosphere/data" : options_.data_dir; }
+
+  // NATS subjects of the application's nodes start with it: letters, digits, '-' and '_'.
+  std::string cluster_name() const {
+    std::string name = app_.name.empty() ? "exosphere" : app_.name;
+    for (char& c : name)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '-';
+    return name;
+  }
+
+  // Every node, the one this service starts on first: services are spread over the nodes.
+  std::string exocom_hosts(size_t first) const {
+    std::string out;
+    for (size_t i = 0; i < buses_.size(); ++i)
+      out += (i ? "," : "") + fmt::format("127.0.0.1:{}", buses_[(first + i) % buses_.size()]->port);
+    return out;
   }
 
   uint16_t service_port(const config::Service& s, const std::string& role) {
@@ -236,14 +287,15 @@ class Supervisor {
     if (u.service)
       for (const auto& [k, v] : u.service->environment) env[k] = v;
     for (const auto& [k, v] : u.env) env[k] = v;
-    env["EXOCOM_HOST"] = "127.0.0.1";
-    env["EXOCOM_PORT"] = std::to_string(exocom_port_);
+    size_t first = u.kind == Unit::Kind::service ? service_index(u) % buses_.size() : 0;
+    env["EXOCOM_HOST"] = buses_.size() == 1 ? "127.0.0.1" : exocom_hosts(first);
+    env["EXOCOM_PORT"] = std::to_string(buses_[first]->port);
     if (gateway_port_) env["EXOCOM_GATEWAY_PORT"] = std::to_string(gateway_port_);
     if (u.port) env["PORT"] = std::to_string(u.port);
     if (u.kind == Unit::Kind::service) {
       env["ROLE"] = u.role;
       // Where the service keeps its local data (its SQLite store, ...); `exo clean` removes it.
-      fs::path data = (options_.data_dir.empty() ? app_.root / ".exosphere/data" : options_.data_dir) / u.role;
+      fs::path data = data_root() / u.role;
       std::error_code ec;
       fs::create_directories(data, ec);
       env["EXOSPHERE_DATA_DIR"] = data.string();
@@ -319,13 +371,15 @@ class Supervisor {
         gateway_port_ = static_cast<uint16_t>(std::stoi(line.substr(pos + kGateway.size())));
     }
     if (u.state == Unit::State::starting && !u.online_text.empty() && line.find(u.online_text) != std::string::npos) {
-      if (u.kind == Unit::Kind::exocom) exocom_port_ = static_cast<uint16_t>(std::stoi(line.substr(line.find(u.online_text) + u.online_text.size())));
+      if (u.kind == Unit::Kind::exocom) u.port = static_cast<uint16_t>(std::stoi(line.substr(line.find(u.online_text) + u.online_text.size())));
       ready(u);
     }
   }
 
   bool shown(const std::string& role) const {
-    return options_.only.empty() || std::find(options_.only.begin(), options_.only.end(), role) != options_.only.end();
+    auto listed = [&](const std::string& r) { return std::find(options_.only.begin(), options_.only.end(), r) != options_.only.end(); };
+    // --only exocom shows every node of an ExoCom cluster.
+    return options_.only.empty() || listed(role) || (role.rfind("exocom-", 0) == 0 && listed("exocom"));
   }
 
   void ready(Unit& u) {
@@ -339,11 +393,14 @@ class Supervisor {
         log_.log(u.role, "'" + u.role + "' is running");
       }
     } else if (u.kind == Unit::Kind::exocom && u.ever_ready) {
-      log_.log(kRun, fmt::format("ExoCom is running again at port {}; the services reconnect to it", exocom_port_));
+      log_.log(kRun, fmt::format("{} is running again at port {}; the services reconnect to it", bus_name(u), u.port));
     } else if (u.kind == Unit::Kind::exocom) {
-      log_.log(kRun, gateway_port_ ? fmt::format("ExoCom is running at port {}, its gateway for browsers at port {}",
-                                                  exocom_port_, gateway_port_)
-                                    : fmt::format("ExoCom is running at port {}", exocom_port_));
+      log_.log(kRun, gateway_port_ && &u == buses_.front()
+                         ? fmt::format("{} is running at port {}, its gateway for browsers at port {}", bus_name(u), u.port,
+                                       gateway_port_)
+                         : fmt::format("{} is running at port {}", bus_name(u), u.port));
+    } else if (u.kind == Unit::Kind::nats) {
+      log_.log(kRun, fmt::format("nats-server (JetStream) is running at port {} for {} ExoCom nodes", u.port, buses_.size()));
     } else {
       log_.log(kRun, "dependency '" + u.role + "' is running");
     }
@@ -465,7 +522,7 @@ class Supervisor {
                                    code == 127 ? "was not found" : "is not executable", u.command, where));
       return shutdown(1);
     }
-    if (u.kind == Unit::Kind::dependency) {
+    if (u.kind == Unit::Kind::dependency || u.kind == Unit::Kind::nats) {
       log_.error(kRun, "dependency '" + u.role + "' stopped; the application cannot run without it");
       return shutdown(1);
     }
@@ -480,9 +537,12 @@ class Supervisor {
       log_.error(kRun, "ExoCom stopped before it was ready; the application cannot run without it");
       return shutdown(1);
     }
-    u.command = exocom_command();
-    log_.log(kRun, "ExoCom stopped; messages it held for services that were offline and messages on their way "
-                   "through it are lost");
+    u.command = exocom_command(u);
+    if (nats_)
+      log_.log(kRun, bus_name(u) + " stopped; its services move to the other nodes, and what it held is taken over from JetStream");
+    else
+      log_.log(kRun, "ExoCom stopped; messages it held for services that were offline and messages on their way "
+                     "through it are lost");
     if (!restart_later(u, kExocomMaxRestarts, "ExoCom is restarted on the same ports"))
       shutdown(1);  // without the bus, the application cannot run
   }
@@ -668,23 +728,44 @@ class Supervisor {
       if (u->timer) u->timer->cancel();
       if (u->debounce) u->debounce->cancel();
     }
-    // Services first, while the bus still runs; ExoCom last.
+    // Services first, while the bus still runs; ExoCom after them, NATS last.
     for (auto& u : units_)
-      if (u->kind != Unit::Kind::exocom) stop(*u);
+      if (u->kind != Unit::Kind::exocom && u->kind != Unit::Kind::nats) stop(*u);
     for (auto& u : units_)
       if (u->setup_job && !u->setup_job->exited) u->setup_job->process.signal(SIGTERM);
     continue_shutdown();
   }
 
   void continue_shutdown() {
-    bool others_running = std::any_of(children_.begin(), children_.end(),
-                                      [&](const auto& c) { return !exocom_->child || c != exocom_->child; });
-    if (others_running) return;
-    if (exocom_->child && !exocom_->child->exited) {
-      if (exocom_->state != Unit::State::stopping) stop(*exocom_);
+    auto running = [](const Unit* u) { return u && u->child && !u->child->exited; };
+    auto infrastructure = [&](const std::shared_ptr<Child>& c) {
+      if (nats_ && c == nats_->child) return true;
+      return std::any_of(buses_.begin(), buses_.end(), [&](const Unit* b) { return c == b->child; });
+    };
+    if (std::any_of(children_.begin(), children_.end(), [&](const auto& c) { return !infrastructure(c); })) return;
+    bool buses_running = false;
+    for (Unit* b : buses_)
+      if (running(b)) {
+        buses_running = true;
+        if (b->state != Unit::State::stopping) stop(*b);
+      }
+    if (buses_running) return;
+    if (running(nats_)) {
+      if (nats_->state != Unit::State::stopping) stop(*nats_);
       return;
     }
     io_.stop();
+  }
+
+  std::string bus_name(const Unit& u) const { return buses_.size() == 1 && !nats_ ? "ExoCom" : "ExoCom node " + u.role; }
+
+  size_t service_index(const Unit& u) const {
+    size_t i = 0;
+    for (const auto& x : units_) {
+      if (x.get() == &u) return i;
+      if (x->kind == Unit::Kind::service) ++i;
+    }
+    return 0;
   }
 
   const config::Application& app_;
@@ -695,9 +776,9 @@ class Supervisor {
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
   asio::signal_set children_signal_{io_, SIGCHLD};
   std::vector<std::unique_ptr<Unit>> units_;
-  Unit* exocom_ = nullptr;
+  std::vector<Unit*> buses_;  // ExoCom, or the nodes of an ExoCom cluster (--bus-nodes)
+  Unit* nats_ = nullptr;      // with --bus-nodes
   PortReservation* reservation_ = nullptr;
-  uint16_t exocom_port_ = 0;
   uint16_t gateway_port_ = 0;
   std::vector<std::shared_ptr<Child>> children_;
   std::unique_ptr<Watcher> watcher_;

@@ -209,10 +209,12 @@ TEST(ExoRun, AHangingHealthCheckDoesNotStallTheLogStream) {
 
 namespace {
 // The ExoCom that `app`'s exo run started (its pid), or 0.
-int exocom_of(App& app) {
+// The exocom process of the run (`node`: the one of that node of a cluster).
+int exocom_of(App& app, const std::string& node = {}) {
   for (int pid : processes_with(app.token)) {
     auto cmdline = exo::try_read_file("/proc/" + std::to_string(pid) + "/cmdline").value_or("");
-    if (cmdline.find("/exocom") != std::string::npos) return pid;
+    if (cmdline.find("/exocom") == std::string::npos) continue;
+    if (node.empty() || cmdline.find(std::string("--node-name") + '\0' + node + '\0') != std::string::npos) return pid;
   }
   return 0;
 }
@@ -398,4 +400,46 @@ TEST(ExoRun, DockerImageServicesNeedDocker) {
   EXPECT_NE(r.err.find("'search' runs the Docker image originate/search; exo run starts local processes only"),
             std::string::npos)
       << r.err;
+}
+
+// --bus-nodes: nats-server with JetStream and three ExoCom nodes; services spread over them; a
+// killed node comes back under its name; nothing is left behind.
+TEST(ExoRun, BusNodesRunAClusterOfExoComNodes) {
+  App app;
+  app.service("web", "echo \"web HOST=$EXOCOM_HOST\"; echo web ready; exec sleep 600", "web ready");
+  app.service("users", "echo \"users HOST=$EXOCOM_HOST\"; echo users ready; exec sleep 600", "users ready");
+  auto exo = app.run({"--bus-nodes", "3"});
+  ASSERT_NE(exo->output().wait_for("all services online", 30s), std::string::npos) << exo->output().text();
+  std::string out = exo->output().text();
+  EXPECT_NE(out.find("nats-server (JetStream) is running at port"), std::string::npos) << out;
+  std::smatch m;
+  std::vector<std::string> ports;
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(std::regex_search(out, m, std::regex("ExoCom node exocom-" + std::to_string(i) + " is running at port (\\d+)")))
+        << out;
+    ports.push_back(m[1]);
+  }
+  // Each service lists every node, each starting on another one.
+  EXPECT_NE(out.find("web HOST=127.0.0.1:" + ports[0] + ",127.0.0.1:" + ports[1] + ",127.0.0.1:" + ports[2]), std::string::npos) << out;
+  EXPECT_NE(out.find("users HOST=127.0.0.1:" + ports[1] + ",127.0.0.1:" + ports[2] + ",127.0.0.1:" + ports[0]), std::string::npos) << out;
+  // The nodes found each other.
+  ASSERT_NE(exo->output().wait_for("ExoCom node 'exocom-3' joined the cluster", 10s), std::string::npos) << out;
+  EXPECT_TRUE(std::filesystem::is_directory(app.box.path() / ".exosphere/data/nats"));
+  size_t mark = exo->output().text().size();
+  int node = exocom_of(app, "exocom-2");
+  ASSERT_GT(node, 0);
+  ::kill(node, SIGKILL);
+  ASSERT_NE(exo->output().wait_for("ExoCom node exocom-2 is running again at port " + ports[1], 15s, mark), std::string::npos)
+      << exo->output().text().substr(mark);
+  ctrl_c(*exo);
+}
+
+TEST(ExoRun, BusNodesMustBeANumber) {
+  App app;
+  auto exo = app.run({"--bus-nodes", "many"});
+  auto code = exo->wait_exit(10s);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 1);
+  EXPECT_NE(exo->output().wait_for("--bus-nodes: 'many' is not a number of ExoCom nodes from 1 to 9"), std::string::npos)
+      << exo->output().text();
 }

@@ -28,12 +28,12 @@ const launchChromium = () => chromium.launch({
          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 
-// `make run`, with ports the OS chose and a data folder of its own.
-async function startSpaceTweet() {
+// `make run`, with ports the OS chose and a data folder of its own (and `extra` exo run flags).
+async function startSpaceTweet(extra = '') {
   const web = await freePort();
   const gateway = await freePort();
   const data = mkdtempSync(join(tmpdir(), 'spacetweet-'));
-  const child = spawn('make', ['--no-print-directory', 'run', `RUN_ARGS=--port web=${web} --gateway-port ${gateway} --data-dir ${data}`],
+  const child = spawn('make', ['--no-print-directory', 'run', `RUN_ARGS=--port web=${web} --gateway-port ${gateway} --data-dir ${data} ${extra}`],
                       { cwd: root, detached: true, env: { ...process.env, NO_COLOR: '1' } });
   let output = '';
   const online = new Promise((resolve, reject) => {
@@ -157,4 +157,41 @@ test('kill -9 of ExoCom: a new one runs, the services come back, a tweet goes th
   assert.match(app.output(), /ExoCom is running again at port/);
   const [again] = descendants(app.pid, 'src/exocom/exocom');
   assert.ok(again && again !== exocom, 'a new ExoCom runs');
+});
+
+// Three ExoCom nodes: one is killed while tweets are being posted; every tweet is there, once.
+test('exo run --bus-nodes 3: kill -9 of one node loses no tweet', { timeout: 900000 }, async (t) => {
+  const app = await startSpaceTweet('--bus-nodes 3');
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    await app.stop();
+  });
+  assert.match(app.output(), /nats-server \(JetStream\) is running/);
+  const page = await browser.newPage();
+  await page.goto(`${app.url}/users`);
+  await page.fill('#sign-up input[name=name]', 'Worf');
+  await page.fill('#sign-up input[name=password]', 'kahless');
+  await page.click('#sign-up button');
+  await page.waitForURL(`${app.url}/users`);
+  await page.goto(app.url);
+
+  // The tweets service starts on the second node (services are spread in turn).
+  const [node] = descendants(app.pid, 'exocom-2');
+  assert.ok(node, 'ExoCom node exocom-2 runs under exo run');
+  const texts = [];
+  for (let i = 0; i < 20; i++) {
+    if (i === 5) process.kill(node, 'SIGKILL');
+    const text = `Qapla number ${i}`;
+    texts.push(text);
+    await page.selectOption('#new-tweet select', { label: 'Worf' });
+    await page.fill('#new-tweet input[name=content]', text);
+    await page.click('#new-tweet button');
+    await page.waitForURL(`${app.url}/`);
+  }
+  for (const text of texts) {
+    const found = page.locator('#tweets li a.content').filter({ hasText: new RegExp(`^${text}$`) });
+    assert.equal(await found.count(), 1, `'${text}' is listed once:\n${app.output().slice(-3000)}`);
+  }
+  assert.match(app.output(), /ExoCom node exocom-2 is running again at port/);
 });

@@ -57,3 +57,37 @@ test('bad configuration is a clear error', () => {
   assert.throws(() => bootstrap({}, { env: {} }), /ROLE is not set/);
   assert.throws(() => bootstrap({}, { env: { ROLE: 'x', EXOCOM_PORT: 'eighty' } }), /EXOCOM_PORT 'eighty' is not a port number/);
 });
+
+test('several nodes: it moves to the next when its node goes away', async () => {
+  const first = new MockExoCom();
+  const second = new MockExoCom();
+  const [p1, p2] = [await first.listen(), await second.listen()];
+  const relay = new Relay({ host: `127.0.0.1:${p1},127.0.0.1:${p2}`, role: 'web', log: quiet, retryMin: 20 });
+  await relay.start();
+  await first.waitForRegistration('web');
+  await first.close();
+  await second.waitForRegistration('web');
+  relay.send('after.failover', { n: 1 });
+  const m = await second.waitFor((x) => x.name === 'after.failover');
+  assert.deepEqual(m.payload, { n: 1 });
+  relay.close();
+  await second.close();
+});
+
+test('a name with several addresses counts as several nodes', async () => {
+  const relay = new Relay({ host: 'exocom.internal:4100,[::1]:4200', role: 'web', log: quiet,
+                            lookup: async () => ['10.0.0.1', 'fd00::2'] });
+  assert.deepEqual(await relay.addresses(), [
+    'ws://10.0.0.1:4100/services', 'ws://[fd00::2]:4100/services', 'ws://10.0.0.1:4200/services', 'ws://[fd00::2]:4200/services',
+  ]);
+});
+
+test('bad node lists and a full queue are clear errors', async () => {
+  assert.throws(() => new Relay({ host: '127.0.0.1:1,,', role: 'web' }), /has an empty entry/);
+  assert.throws(() => new Relay({ host: 'h:port', role: 'web' }), /'h:port' has no valid port/);
+  const relay = new Relay({ host: '127.0.0.1:9', role: 'web', log: quiet, maxQueued: 2 });
+  relay.send('a');
+  relay.send('b');
+  assert.throws(() => relay.send('c'), (e) => e.status === 'not_connected' && /2 messages already wait/.test(e.message));
+  relay.close();
+});

@@ -10,7 +10,7 @@ namespace exo::cli {
 
 namespace {
 
-constexpr std::string_view kHelp = R"(Usage: exo run [--only <roles>] [--no-watch] [--port <role>=<port>] [--gateway-port <port>] [--data-dir <dir>] [--docker]
+constexpr std::string_view kHelp = R"(Usage: exo run [--only <roles>] [--no-watch] [--port <role>=<port>] [--gateway-port <port>] [--data-dir <dir>] [--bus-nodes <n>] [--docker]
 
 Runs an Exosphere application: ExoCom with the application's routes, then each service's
 dependencies, then the services, each once what it depends on is ready. Every line they print
@@ -25,6 +25,8 @@ Options:
   --gateway-port <port>
                    the port of ExoCom's gateway for browsers (0: any free port)
   --data-dir <dir> keep the services' data there instead of .exosphere/data
+  --bus-nodes <n>  run ExoCom as a cluster of n nodes joined through nats-server (with JetStream,
+                   its data in the data folder), the services spread over them
   --docker         run the application with docker compose instead of local processes
 
 This command must be run in the root directory of the application.
@@ -33,7 +35,7 @@ This command must be run in the root directory of the application.
 int run_run(const Args& args) {
   std::vector<std::string> only, ports;
   bool no_watch = false, docker = false;
-  std::string gateway_port, data_dir;
+  std::string gateway_port, data_dir, bus_nodes;
   Options("run")
       .list("--only", &only, "roles to show")
       .flag("--no-watch", &no_watch, "do not restart on change")
@@ -41,11 +43,22 @@ int run_run(const Args& args) {
       .list("--port", &ports, "role=port")
       .option("--gateway-port", &gateway_port, "gateway port")
       .option("--data-dir", &data_dir, "data folder")
+      .option("--bus-nodes", &bus_nodes, "ExoCom nodes")
       .parse(args);
   Workspace ws = load_workspace(std::filesystem::current_path());
   if (docker) return run_with_docker(ws, only);
+  int nodes = 0;
+  if (!bus_nodes.empty()) {
+    try {
+      size_t used = 0;
+      nodes = std::stoi(bus_nodes, &used);
+      if (used != bus_nodes.size()) nodes = 0;
+    } catch (const std::exception&) {
+    }
+    if (nodes < 1 || nodes > 9) throw UserError("--bus-nodes: '" + bus_nodes + "' is not a number of ExoCom nodes from 1 to 9");
+  }
   for (const auto& role : only)
-    if (!ws.app.find(role) && role != "exocom")
+    if (!ws.app.find(role) && role != "exocom" && !(nodes && (role == "nats" || role.rfind("exocom-", 0) == 0)))
       throw UserError("--only: '" + role + "' is not a role of this application");
   auto toolchain = runner::find_toolchain();
   if (toolchain.exocom.empty())
@@ -78,8 +91,11 @@ int run_run(const Args& args) {
     options.gateway_port = port_number(gateway_port, "--gateway-port");
   }
   if (!data_dir.empty()) options.data_dir = std::filesystem::absolute(data_dir);
+  options.bus_nodes = nodes;
   std::vector<std::string> roles = ws.app.roles();
   roles.insert(roles.end(), {"exo-run", "exocom"});
+  if (nodes) roles.push_back("nats");
+  for (int i = 1; i <= nodes; ++i) roles.push_back("exocom-" + std::to_string(i));
   Logger log(roles);
   return runner::run(ws.app, ws.services, options, log);
 }
