@@ -45,6 +45,15 @@ inline void report(const char* key, const char* label, double ours, double peer,
   std::fflush(stdout);
 }
 
+// A cluster figure, with the same measure on one ExoCom and (when it has one) on NATS alone.
+inline void report_cluster(const char* key, const char* label, double cluster, double one_node, double nats,
+                           bool higher_is_better) {
+  std::printf("{\"key\":\"%s\",\"label\":\"%s\",\"cluster\":%.3f,\"one_node\":%.3f,\"nats\":%.3f,"
+              "\"higher_is_better\":%s}\n",
+              key, label, cluster, one_node, nats, higher_is_better ? "true" : "false");
+  std::fflush(stdout);
+}
+
 inline double rss_mb(pid_t pid) {
   auto status = try_read_file("/proc/" + std::to_string(pid) + "/status");
   if (!status) return 0;
@@ -94,9 +103,10 @@ inline Server start_server(std::vector<std::string> argv, const std::map<std::st
   return s;
 }
 
-inline Server start_exocom(const std::string& binary, const std::string& routes) {
-  return start_server({binary, "--host", "127.0.0.1", "--port", "0", "--quiet"}, {{"SERVICE_DATA", routes}},
-                      "ExoCom online at port (\\d+)");
+inline Server start_exocom(const std::string& binary, const std::string& routes, std::vector<std::string> extra = {}) {
+  std::vector<std::string> argv = {binary, "--host", "127.0.0.1", "--port", "0", "--quiet"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return start_server(argv, {{"SERVICE_DATA", routes}}, "ExoCom online at port (\\d+)");
 }
 
 inline Server start_nats() {

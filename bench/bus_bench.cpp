@@ -325,33 +325,65 @@ Latency latency(const Server& exo, const Server& nats) {
   return out;
 }
 
-// Pipelined: one sender, `receivers` receiving roles (1 = 1→1, 4 = fan-out); messages per second
-// delivered to each receiver.
-double exocom_throughput(uint16_t port, int receivers) {
+// A pipelined stream: one sender connected to `source_port`, receivers connected to `sink_port`.
+struct Stream {
+  uint16_t source_port, sink_port;
+  std::string source = "source", subject = "bench.one";
+  std::vector<std::string> sinks = {"sink1"};
+};
+
+// Runs the streams side by side; messages per second delivered to each receiver, over all of them.
+double exocom_streams(const std::vector<Stream>& streams, std::function<void()> wait_routes = {}) {
   std::vector<std::thread> threads;
   std::atomic<int> ready{0};
+  int receivers = 0;
+  for (const auto& st : streams) receivers += static_cast<int>(st.sinks.size());
   std::vector<double> done(static_cast<size_t>(receivers));
   Clock::time_point start;
   std::atomic<bool> started{false};
-  for (int r = 0; r < receivers; ++r) {
-    threads.emplace_back([&, r] {
-      RawClient c(port, "sink" + std::to_string(r + 1));
-      ++ready;
-      c.count_until(kThroughputMessages);
-      while (!started) std::this_thread::yield();
-      done[static_cast<size_t>(r)] = std::chrono::duration<double>(Clock::now() - start).count();
-    });
-  }
+  int r = 0;
+  for (const auto& st : streams)
+    for (const auto& sink : st.sinks) {
+      threads.emplace_back([&, r, port = st.sink_port, sink] {
+        RawClient c(port, sink);
+        ++ready;
+        c.count_until(kThroughputMessages);
+        while (!started) std::this_thread::yield();
+        done[static_cast<size_t>(r)] = std::chrono::duration<double>(Clock::now() - start).count();
+      });
+      ++r;
+    }
   while (ready < receivers) std::this_thread::sleep_for(1ms);
-  RawClient src(port, "source");
-  std::vector<std::string> batch;
-  const char* subject = receivers == 1 ? "bench.one" : "bench.fan";
-  for (size_t i = 0; i < kBatch; ++i) batch.push_back(src.message(subject, random_hex(8)));
+  if (wait_routes) wait_routes();
+  std::vector<std::unique_ptr<RawClient>> sources;
+  std::vector<std::vector<std::string>> batches;
+  for (const auto& st : streams) {
+    sources.push_back(std::make_unique<RawClient>(st.source_port, st.source));
+    auto& batch = batches.emplace_back();
+    for (size_t i = 0; i < kBatch; ++i) batch.push_back(sources.back()->message(st.subject, random_hex(8)));
+  }
   start = Clock::now();
   started = true;
-  for (size_t sent = 0; sent < kThroughputMessages; sent += kBatch) src.send_batch(batch);
+  std::vector<std::thread> senders;
+  for (size_t i = 0; i < sources.size(); ++i)
+    senders.emplace_back([&, i] {
+      for (size_t sent = 0; sent < kThroughputMessages; sent += kBatch) sources[i]->send_batch(batches[i]);
+    });
+  for (auto& t : senders) t.join();
   for (auto& t : threads) t.join();
-  return static_cast<double>(kThroughputMessages) / *std::max_element(done.begin(), done.end());
+  return static_cast<double>(kThroughputMessages) * receivers / *std::max_element(done.begin(), done.end()) / receivers;
+}
+
+// Pipelined: one sender, `receivers` receiving roles (1 = 1→1, 4 = fan-out); messages per second
+// delivered to each receiver.
+double exocom_throughput(uint16_t port, int receivers) {
+  Stream st{port, port};
+  if (receivers > 1) {
+    st.subject = "bench.fan";
+    st.sinks.clear();
+    for (int r = 0; r < receivers; ++r) st.sinks.push_back("sink" + std::to_string(r + 1));
+  }
+  return exocom_streams({st});
 }
 
 double nats_throughput(uint16_t port, int receivers) {
@@ -451,6 +483,68 @@ Samples nats_concurrent(uint16_t port, double& per_second) {
   return all;
 }
 
+// --- two ExoCom nodes ---------------------------------------------------------------------------
+
+// What `path` answers on 127.0.0.1:`port` (HTTP/1.0, the whole body).
+std::string http_get(uint16_t port, const std::string& path) {
+  asio::io_context io;
+  tcp::socket s(io);
+  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  asio::write(s, asio::buffer("GET " + path + " HTTP/1.0\r\n\r\n"));
+  std::string out;
+  boost::system::error_code ec;
+  char buf[8192];
+  while (size_t n = s.read_some(asio::buffer(buf), ec)) out.append(buf, n);
+  return out;
+}
+
+// Waits until the node on `port` knows `n` instances of `role` on other nodes.
+void wait_remote(uint16_t port, const std::string& role, int n) {
+  std::string needle = "\"" + role + "\":{\"instances\":0,\"remote\":" + std::to_string(n);
+  for (int i = 0; i < 500; ++i) {
+    std::string status = http_get(port, "/status");
+    if (status.find(needle) != std::string::npos) return;
+    std::this_thread::sleep_for(10ms);
+  }
+  throw std::runtime_error("the nodes did not learn of '" + role + "' on each other");
+}
+
+struct Cluster {
+  Server nats, a, b;
+};
+
+Cluster start_cluster(const std::string& binary, const std::string& routes) {
+  Cluster c{start_nats(), {}, {}};
+  std::vector<std::string> join = {"--cluster", "nats://127.0.0.1:" + std::to_string(c.nats.port), "--cluster-name", "bench"};
+  auto node = [&](const char* name) {
+    auto args = join;
+    args.insert(args.end(), {"--node-name", name});
+    return start_exocom(binary, routes, args);
+  };
+  c.a = node("a");
+  c.b = node("b");
+  return c;
+}
+
+// Request/reply with the requester on node a and the responder on node b; CPU of both nodes.
+Samples cross_node_latency(const Cluster& c, std::pair<double, double>& cpu) {
+  std::atomic<bool> ready{false}, stop{false};
+  std::thread responder(exocom_responder, c.b.port, std::ref(ready), std::ref(stop));
+  wait_for(ready);
+  wait_remote(c.a.port, "resp", 1);
+  RawClient req(c.a.port, "req");
+  wait_remote(c.b.port, "req", 1);
+  exocom_request_reply(req, 2000);
+  CpuMeter on_a(c.a.pid), on_b(c.b.pid);
+  Samples s = exocom_request_reply(req, kLatencyRounds);
+  auto a = on_a.per_message(2.0 * kLatencyRounds), b = on_b.per_message(2.0 * kLatencyRounds);
+  cpu = {a.first, a.second + b.second};
+  stop = true;
+  req.send(req.message("bench.stop", "stop"));
+  responder.join();
+  return s;
+}
+
 // RSS of the server with 1,000 idle, registered connections.
 double exocom_idle_rss(uint16_t port, pid_t pid) {
   std::vector<std::unique_ptr<RawClient>> idle;
@@ -483,7 +577,8 @@ int main(int argc, char** argv) {
                        R"("resp":{"receives":["bench.ping","bench.stop"],"sends":["bench.pong"]},)"
                        R"("source":{"sends":["bench.one","bench.fan"]},"sink1":{"receives":["bench.one","bench.fan"]},)"
                        R"("sink2":{"receives":["bench.fan"]},"sink3":{"receives":["bench.fan"]},)"
-                       R"("sink4":{"receives":["bench.fan"]},"idle":{}})";
+                       R"("sink4":{"receives":["bench.fan"]},"idle":{},)"
+                       R"("source2":{"sends":["bench.two"]},"sink5":{"receives":["bench.two"]}})";
   Server exocom = start_exocom(exocom_binary, routes);
   Server nats = start_nats();
   // `bus_bench <exocom> sdk`: only the SDK's request/reply and its cost, for profiling.
@@ -503,7 +598,10 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  Latency first = latency(exocom, nats);
+  // `bus_bench <exocom> cluster`: only the two-node figures.
+  bool cluster_only = argc > 2 && std::string_view(argv[2]) == "cluster";
+  Latency first = cluster_only ? Latency{} : latency(exocom, nats);
+  if (!cluster_only) {
   report("latency_p50_us", "request/reply latency p50, 1 client, 128 B (µs)", first.exocom.percentile(50), first.nats.percentile(50), false);
   report("latency_p99_us", "request/reply latency p99, 1 client, 128 B (µs)", first.exocom.percentile(99), first.nats.percentile(99), false);
 
@@ -540,6 +638,43 @@ int main(int argc, char** argv) {
     report_cost("cost_sdk_spin", "SDK → ExoCom, reply_spin 300 µs", spinning, spin_cpu);
     report_cost("cost_nats", "cnats → nats-server (send-asap)", again.nats, again.nats_cpu);
   }
+  }
+
+  // Two ExoCom nodes joined through a nats-server of their own, next to one node and to NATS alone.
+  {
+    Cluster cluster = start_cluster(exocom_binary, routes);
+    std::pair<double, double> cross_cpu;
+    Samples cross = cross_node_latency(cluster, cross_cpu);
+    Latency one = latency(exocom, nats);
+    report_cluster("cluster_p50_us", "request/reply p50, requester and responder on two nodes (µs)", cross.percentile(50),
+                   one.exocom.percentile(50), one.nats.percentile(50), false);
+    report_cluster("cluster_p99_us", "request/reply p99, requester and responder on two nodes (µs)", cross.percentile(99),
+                   one.exocom.percentile(99), one.nats.percentile(99), false);
+    report_cost("cost_cluster", "raw client → two ExoCom nodes (server CPU: both nodes)", cross, cross_cpu);
+    auto median_of = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
+    auto sink_on_b = [&] { wait_remote(cluster.a.port, "sink1", 1); };
+    std::vector<double> across, local;
+    for (int i = 0; i < 5; ++i) {
+      across.push_back(exocom_streams({Stream{cluster.a.port, cluster.b.port}}, sink_on_b));
+      local.push_back(exocom_throughput(exocom.port, 1));
+    }
+    report_cluster("cluster_1to1", "pipelined 1→1 throughput, sender and receiver on two nodes (messages/s, median of 5)",
+                   median_of(across), median_of(local), 0, true);
+    // Two independent pairs: each on a node of its own, against both on one ExoCom.
+    std::vector<double> split, together;
+    for (int i = 0; i < 5; ++i) {
+      split.push_back(exocom_streams({Stream{cluster.a.port, cluster.a.port},
+                                      Stream{cluster.b.port, cluster.b.port, "source2", "bench.two", {"sink5"}}}));
+      together.push_back(exocom_streams({Stream{exocom.port, exocom.port},
+                                         Stream{exocom.port, exocom.port, "source2", "bench.two", {"sink5"}}}));
+    }
+    report_cluster("cluster_two_pairs", "two independent 1→1 pairs, each on its own node (messages/s per receiver, median of 5)",
+                   median_of(split), median_of(together), 0, true);
+  }
+  if (cluster_only) return 0;
 
   double exo_rate = 0, nats_rate = 0;
   Samples exo_c = exocom_concurrent(exocom.port, exo_rate);

@@ -35,7 +35,8 @@ lines.push(`- peer: ${sh('nats-server --version')} (Debian package), driven by c
 lines.push('');
 
 const all = read('bus.jsonl');
-const bus = all.filter((r) => r.nats !== undefined);
+const bus = all.filter((r) => r.nats !== undefined && r.cluster === undefined);
+const cluster = all.filter((r) => r.cluster !== undefined);
 const sdk = all.filter((r) => r.raw !== undefined);
 if (bus.length) {
   lines.push('## ExoCom and NATS', '');
@@ -49,6 +50,33 @@ if (bus.length) {
     const met = r.higher_is_better ? ratio >= 1 : ratio <= 1;
     const target = r.key === 'idle_rss_mb' ? (r.exocom <= 30 ? 'yes (≤ 30 MB)' : 'no (> 30 MB)') : met ? 'yes' : 'no';
     lines.push(`| ${r.label} | ${fmt(r.exocom)} | ${fmt(r.nats)} | ${ratio.toFixed(2)} | ${target} |`);
+  }
+  lines.push('');
+}
+
+if (cluster.length) {
+  lines.push('## Two ExoCom nodes', '');
+  lines.push('Two ExoCom nodes (release build) joined through a nats-server of their own, next to one ExoCom and to');
+  lines.push('NATS alone, in the same run, on the same two cores: each node\'s event loop, nats-server and the clients');
+  lines.push('compete for them, so these figures are the price of the hop, not of a bigger machine. Targets: a');
+  lines.push('cross-node round trip costs at most one NATS round trip more than one node; the pairs should not lose');
+  lines.push('against one node (on more cores they would gain).', '');
+  lines.push('| measure | two nodes | one node | NATS alone | target | target met |');
+  lines.push('|---|---:|---:|---:|---|:---:|');
+  for (const r of cluster) {
+    let target, met;
+    if (r.key.endsWith('_us')) {
+      target = '≤ one node + NATS';
+      met = r.cluster <= r.one_node + r.nats;
+    } else if (r.key === 'cluster_two_pairs') {
+      target = '≥ one node';
+      met = r.cluster >= r.one_node;
+    } else {
+      target = '—';
+      met = undefined;
+    }
+    const nats = r.nats ? fmt(r.nats) : '—';
+    lines.push(`| ${r.label} | ${fmt(r.cluster)} | ${fmt(r.one_node)} | ${nats} | ${target} | ${met === undefined ? '—' : met ? 'yes' : 'no'} |`);
   }
   lines.push('');
 }

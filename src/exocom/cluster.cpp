@@ -131,6 +131,11 @@ struct Cluster::Impl {
   std::map<std::string, uint64_t> dropped;  // packets from the cluster subjects, by reason
   std::map<std::string, bool> warned;       // once per node and reason
   asio::steady_timer ticker{io};
+  // Confirmations wait a little for a batch going the same way (a reply, typically) to ride on.
+  static constexpr auto kConfirmWithin = std::chrono::milliseconds(2);
+  static constexpr size_t kConfirmAtOnce = kDeliveryWindow / 4;
+  asio::steady_timer confirm_timer{io};
+  bool confirm_timer_set = false;
   unsigned ticks = 0;
   std::thread beats;
   std::mutex beat_mutex;
@@ -685,6 +690,7 @@ void Cluster::leave() {
   natsConnection_FlushTimeout(s.nc, 1000);
   s.left = true;
   s.ticker.cancel();
+  s.confirm_timer.cancel();
 }
 
 void Cluster::deliver(NodeIndex node, const Hop& hop, const Frame& frame) {
@@ -716,8 +722,17 @@ void Cluster::deliver(NodeIndex node, const Hop& hop, const Frame& frame) {
 }
 
 void Cluster::confirm(NodeIndex origin, uint64_t seq) {
-  impl_->nodes[origin].confirmations.push_back(seq);
-  impl_->schedule_flush();
+  auto& s = *impl_;
+  auto& list = s.nodes[origin].confirmations;
+  list.push_back(seq);
+  if (list.size() >= Impl::kConfirmAtOnce) return s.schedule_flush();  // keep the sender's window open
+  if (s.confirm_timer_set) return;
+  s.confirm_timer_set = true;
+  s.confirm_timer.expires_after(Impl::kConfirmWithin);
+  s.confirm_timer.async_wait([&s](const boost::system::error_code& ec) {
+    s.confirm_timer_set = false;
+    if (!ec) s.flush();
+  });
 }
 
 void Cluster::give_back(NodeIndex origin, uint64_t seq) {
