@@ -97,6 +97,39 @@ ServiceRef read_service_ref(const std::string& role, const std::string& level, c
   return ref;
 }
 
+constexpr std::string_view kNodesHint = "must be a whole number from 1 to 9, like nodes: 3";
+
+// `environments.<name>.exocom`. Problems are collected, not thrown: deploy reports them together
+// with its own, and other commands do not need the section.
+ExocomDeployment read_exocom(const YamlNode& node) {
+  ExocomDeployment out;
+  if (node.is_null()) return out;
+  if (!node.is_map()) {
+    out.problems.emplace_back(node.where(), "must be a map like exocom: {nodes: 3}; found " + node.kind());
+    return out;
+  }
+  for (const auto& [key, value] : node.entries()) {
+    if (key != "nodes") {
+      out.problems.emplace_back(value.where(), "unknown key; under exocom write only nodes, like exocom: {nodes: 3}");
+      continue;
+    }
+    if (!value.is_scalar()) {
+      out.problems.emplace_back(value.where(), std::string(kNodesHint) + "; found " + value.kind());
+      continue;
+    }
+    std::string text = value.text();
+    bool digits = !text.empty() && text.size() <= 2 &&
+                  std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+    int n = digits ? std::stoi(text) : 0;
+    if (n < 1 || n > 9) {
+      out.problems.emplace_back(value.where(), std::string(kNodesHint) + "; found '" + text + "'");
+      continue;
+    }
+    out.nodes = n;
+  }
+  return out;
+}
+
 }  // namespace
 
 Application parse_application(const std::string& text, const std::string& file, const std::filesystem::path& root,
@@ -175,12 +208,13 @@ Application parse_application(const std::string& text, const std::string& file, 
   envs.expect_map();
   for (const auto& [name, env] : envs.entries()) {
     env.expect_map();
-    env.warn_unknown({"domain", "providers", "secrets", "urls"}, warnings);
+    env.warn_unknown({"domain", "providers", "secrets", "urls", "exocom"}, warnings);
     Environment e;
     e.name = name;
     e.where = env.where();
     e.domain = env.get("domain").text();
     e.secrets = read_secret_names(env.get("secrets"));
+    e.exocom = read_exocom(env.get("exocom"));
     YamlNode urls = env.get("urls");
     urls.expect_map();
     for (const auto& [role, url] : urls.entries()) {

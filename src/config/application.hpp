@@ -56,6 +56,14 @@ struct AwsProvider {
   Location remote_state_store_where;
 };
 
+// `environments.<name>.exocom`: how ExoCom is deployed there (docs/deploy.md).
+struct ExocomDeployment {
+  int nodes = 1;  // ExoCom tasks, 1 to 9; from 2 on they form a cluster joined through NATS
+  // What is wrong in the section, each where it is written. Deploy reports them with its other
+  // problems (deploy::deploy_target); commands that do not deploy ignore the section.
+  std::vector<std::pair<Location, std::string>> problems;
+};
+
 // A deployment target under `environments.<name>` (docs/deploy.md).
 struct Environment {
   std::string name;
@@ -64,6 +72,7 @@ struct Environment {
   std::string dockerhub_namespace;          // providers.docker-hub.namespace
   std::vector<std::string> secrets;         // given to every service, from SSM Parameter Store
   std::map<std::string, std::string> urls;  // role → host name, overriding production.url (and the gateway's)
+  ExocomDeployment exocom;
   Location where;
 };
 

@@ -187,6 +187,7 @@ DeployTarget deploy_target(const config::Application& app, const std::map<std::s
     e.domain = env.domain;
     e.secrets = env.secrets;
     e.dockerhub_namespace = env.dockerhub_namespace;
+    e.exocom_nodes = env.exocom.nodes;
     std::string key = "environments." + env.name;
     std::string env_slug = slug(env.name);
     if (env_slug.empty() || !config::valid_role_name(env.name))
@@ -207,6 +208,7 @@ DeployTarget deploy_target(const config::Application& app, const std::map<std::s
         if (auto why = bucket_name_problem(e.remote_state_store); !why.empty())
           problems.add(aws.remote_state_store_where, "'" + e.remote_state_store + "' is not a valid S3 bucket name: " + why);
     }
+    for (const auto& [where, message] : env.exocom.problems) problems.add(where, message);
     e.name_prefix = name_prefix(t.app_slug, env_slug);
     e.secrets_path = secrets_path(app.name, env.name);
     e.state_key = "exosphere/" + t.app_slug + "/" + env_slug + ".tfstate";

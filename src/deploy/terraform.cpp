@@ -78,13 +78,25 @@ std::string main_tf(const DeployTarget& t) {
   w.close();
   w.blank();
 
-  w.open("module \"network\"");
-  w.attribute("source", "\"./modules/network\"");
-  w.attribute("name", "var.name_prefix");
+  w.comment("ExoCom runs as one node, or with exocom_nodes >= 2 (set per environment) as that many nodes");
+  w.comment("joined through three NATS servers, over three availability zones where the region has them.");
+  w.open("locals");
+  w.attribute("exocom_clustered", "var.exocom_nodes >= 2");
+  w.comment("A t3.micro holds the one node. A t3.small has room for two tasks (each with a network");
+  w.comment("interface of its own, awsvpc): a node and a NATS server. So one machine per node, and at");
+  w.comment("least three, one for each NATS server.");
+  w.attribute("exocom_machines", "local.exocom_clustered ? max(var.exocom_nodes, 3) : 1");
   w.close();
   w.blank();
 
-  w.comment("Services find ExoCom as exocom.<name_prefix>.internal.");
+  w.open("module \"network\"");
+  w.attribute("source", "\"./modules/network\"");
+  w.attribute("name", "var.name_prefix");
+  w.attribute("zone_count", "local.exocom_clustered ? 3 : 2");
+  w.close();
+  w.blank();
+
+  w.comment("Services find ExoCom as exocom.<name_prefix>.internal, which lists every node.");
   w.open("resource \"aws_service_discovery_private_dns_namespace\" \"internal\"");
   w.attribute("name", "\"${var.name_prefix}.internal\"");
   w.attribute("vpc", "module.network.vpc_id");
@@ -120,17 +132,36 @@ std::string main_tf(const DeployTarget& t) {
   if (t.has_private()) cluster("private", false);
 
   w.blank();
-  w.comment("ExoCom runs alone on a one-machine cluster in the private network (a second machine only");
-  w.comment("while a new image rolls out, so the bus moves before the old one stops).");
+  w.comment("ExoCom runs on a cluster of its own in the private network (one machine more only while a");
+  w.comment("new image rolls out, so the bus moves before an old machine stops).");
   w.open("module \"exocom_cluster\"");
   w.attribute("source", "\"./modules/ecs-cluster\"");
   w.attribute("name", "\"${var.name_prefix}-exocom\"");
   w.attribute("vpc_id", "module.network.vpc_id");
   w.attribute("subnet_ids", "module.network.private_subnet_ids");
-  w.attribute("instance_type", "\"t3.micro\"");
-  w.attribute("min_size", "1");
-  w.attribute("max_size", "2");
+  w.attribute("instance_type", "local.exocom_clustered ? \"t3.small\" : \"t3.micro\"");
+  w.attribute("min_size", "local.exocom_machines");
+  w.attribute("max_size", "local.exocom_machines + 1");
   w.attribute("min_healthy_percentage", "100");
+  w.close();
+  w.blank();
+
+  w.comment("Several ExoCom nodes reach one another through three NATS servers with JetStream, one per");
+  w.comment("availability zone, on ExoCom's machines. With one node the module creates nothing.");
+  w.open("module \"nats\"");
+  w.attribute("source", "\"./modules/nats\"");
+  w.attribute("enabled", "local.exocom_clustered");
+  w.attribute("name", "\"${var.name_prefix}-nats\"");
+  w.attribute("cluster_name", "var.name_prefix");
+  w.attribute("cluster_id", "module.exocom_cluster.cluster_id");
+  w.attribute("capacity_provider", "module.exocom_cluster.capacity_provider");
+  w.attribute("vpc_id", "module.network.vpc_id");
+  w.attribute("subnet_ids", "module.network.private_subnet_ids");
+  w.attribute("availability_zones", "module.network.availability_zones");
+  w.attribute("client_security_group_ids", "[module.exocom.security_group_id]");
+  w.attribute("namespace_id", "aws_service_discovery_private_dns_namespace.internal.id");
+  w.attribute("namespace_name", "aws_service_discovery_private_dns_namespace.internal.name");
+  w.attribute("execution_role_arn", "module.execution_role.arn");
   w.close();
   w.blank();
 
@@ -159,6 +190,10 @@ std::string main_tf(const DeployTarget& t) {
   w.attribute("namespace_id", "aws_service_discovery_private_dns_namespace.internal.id");
   w.attribute("namespace_name", "aws_service_discovery_private_dns_namespace.internal.name");
   w.attribute("execution_role_arn", "module.execution_role.arn");
+  w.blank();
+  w.attribute("nodes", "var.exocom_nodes");
+  w.attribute("cluster_urls", "module.nats.client_urls");
+  w.attribute("cluster_name", "var.name_prefix");
   if (t.gateway) {
     w.blank();
     w.attribute("gateway_enabled", "true");
@@ -248,6 +283,8 @@ std::string variables_tf() {
   variable(w, "secrets_path", "string", "Where the environment's secrets live in SSM Parameter Store.");
   variable(w, "public_instance_type", "string", "EC2 instance type of the public cluster.", "\"t3.small\"");
   variable(w, "private_instance_type", "string", "EC2 instance type of the private cluster.", "\"t3.small\"");
+  variable(w, "exocom_nodes", "number",
+           "ExoCom nodes (1 to 9); 2 or more form a cluster joined through three NATS servers.", "1");
   variable(w, "ssl_certificate_arn", "string", "An ACM certificate for the public URLs; empty: one is requested per URL.", "\"\"");
   variable(w, "urls", "map(string)", "Each public role's host name, and the host name of ExoCom's gateway.");
   variable(w, "secrets", "map(list(string))", "Each role's secrets: names under secrets_path.");
@@ -285,6 +322,7 @@ std::string var_file(const DeployTarget& t, const EnvironmentTarget& e) {
   v["aws_region"] = e.region;
   v["domain"] = e.domain;
   v["env"] = e.name;
+  v["exocom_nodes"] = e.exocom_nodes;
   v["name_prefix"] = e.name_prefix;
   v["private_instance_type"] = e.private_instance_type;
   v["public_instance_type"] = e.public_instance_type;

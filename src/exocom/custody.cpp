@@ -40,7 +40,9 @@ Ticket Custody::rerouted() {
 Ticket Custody::take() {
   if (rerouting_) return std::exchange(reuse_, kNoTicket);
   if (routing_peer_ == 0) return kNoTicket;
-  Client& c = clients_.at(routing_peer_);
+  auto it = clients_.find(routing_peer_);
+  if (it == clients_.end()) return kNoTicket;  // it left while its message was being routed
+  Client& c = it->second;
   ++c.open[routing_number_ - c.first];
   Ticket t = next_++;
   tickets_.emplace(t, Claim{routing_peer_, routing_number_, kThisNode, 0});

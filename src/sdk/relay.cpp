@@ -177,6 +177,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
   std::deque<std::string> kept;
   size_t kept_bytes = 0;
   uint64_t accepted_here = 0;  // messages of this connection ExoCom accepted so far
+  bool warned_unaccepted = false;
   // And the other way: how many text frames this connection received, and how many of them ExoCom
   // was told about (exocom.received), so it can forget them. The I/O thread alone.
   static constexpr uint64_t kAcknowledgeEvery = 128;
@@ -783,6 +784,15 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
         if (keeping && outbox.front().counted) {
           kept_bytes += outbox.front().bytes.size();
           kept.push_back(std::move(outbox.front().bytes));
+          // A bus that takes messages but never accepts them must not grow this without end: the
+          // oldest go unkept (counted as accepted, so the receipts that do come still line up).
+          while (kept_bytes > config.max_queued_bytes && kept.size() > 1) {
+            if (!warned_unaccepted) log("ExoCom has not accepted " + std::to_string(kept_bytes) + " bytes of messages; keeping only the newest");
+            warned_unaccepted = true;
+            kept_bytes -= kept.front().size();
+            kept.pop_front();
+            ++accepted_here;
+          }
         }
         outbox.pop_front();
         front_offset = 0;

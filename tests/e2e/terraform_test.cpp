@@ -59,7 +59,7 @@ TEST_P(GoldenTerraform, MatchesTheGoldenFiles) {
   EXPECT_EQ(expected, files_under(golden)) << "generated files and golden files differ";
   EXPECT_EQ(files_under(app / "terraform/modules"),
             (std::vector<std::string>{"ecs-cluster/main.tf", "execution-role/main.tf", "exocom/main.tf",
-                                      "load-balancer/main.tf", "network/main.tf", "service/main.tf"}));
+                                      "load-balancer/main.tf", "nats/main.tf", "network/main.tf", "service/main.tf"}));
 }
 
 TEST_P(GoldenTerraform, IsFormattedAsTerraformFmtWould) {
@@ -250,6 +250,12 @@ INSTANTIATE_TEST_SUITE_P(
                         "the configuration is not ready to deploy:\n  application.yml:12: "
                         "environments.production.providers.aws.remote-state-store: 'My_Bucket' is not a valid S3 "
                         "bucket name: may hold only lower-case letters, digits, '-' and '.'"},
+        BadDeployConfig{"exocom_nodes_out_of_range",
+                        "name: shop\nservices:\n  public:\n    web:\n      location: ./web\n" + std::string(kEnv) +
+                            "    exocom: {nodes: 12}\n",
+                        "the configuration is not ready to deploy:\n  application.yml:13: "
+                        "environments.production.exocom.nodes: must be a whole number from 1 to 9, like nodes: 3; "
+                        "found '12'"},
         BadDeployConfig{"url_for_an_unknown_role",
                         "name: shop\nservices:\n  public:\n    web:\n      location: ./web\n"
                         "environments:\n  production:\n    domain: example.com\n    urls:\n      api: api.example.com\n",

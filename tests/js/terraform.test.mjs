@@ -108,6 +108,23 @@ for (const app of ['space-tweet', 'todo-app', 'pipeline']) {
       }
       assert.ok('name_servers' in blocks(rootModule, 'output'), 'the public zone\'s name servers are an output');
 
+      // NATS exists only for several ExoCom nodes: every resource of its module hangs on `enabled`.
+      // Its servers admit ExoCom on 4222 and one another on 6222; monitoring (8222) stays in the group.
+      const nats = moduleCache['./modules/nats'];
+      assert.ok(nats, 'every stack instantiates the nats module');
+      for (const [type, byName] of Object.entries(blocks(nats, 'resource')))
+        for (const [name, [body]] of Object.entries(byName))
+          assert.ok('count' in body || 'for_each' in body, `modules/nats: ${type}.${name} would exist with one ExoCom node`);
+      const ingress = Object.fromEntries(blocks(nats, 'resource').aws_security_group.main[0].ingress.map((r) => [r.from_port, r]));
+      assert.deepEqual(Object.keys(ingress).sort(), ['4222', '6222', '8222']);
+      assert.equal(ingress[4222].security_groups, '${var.client_security_group_ids}');
+      for (const port of [6222, 8222]) {
+        assert.equal(ingress[port].self, true, `port ${port}: only the NATS servers themselves`);
+        assert.ok(!('cidr_blocks' in ingress[port]) && !('security_groups' in ingress[port]), `port ${port} is open beyond the group`);
+      }
+      assert.deepEqual(calls.nats[0].client_security_group_ids, ['${module.exocom.security_group_id}']);
+      assert.equal(calls.exocom[0].cluster_urls, '${module.nats.client_urls}');
+
       // Each environment's variables: every one declared, every required one set, names within AWS limits.
       const varFiles = readdirSync(dir).filter((f) => f.endsWith('.tfvars.json'));
       assert.ok(varFiles.length > 0);
@@ -116,6 +133,8 @@ for (const app of ['space-tweet', 'todo-app', 'pipeline']) {
         for (const key of Object.keys(values)) assert.ok(key in declared, `${file}: "${key}" is not a declared variable`);
         for (const [key, [body]] of Object.entries(declared))
           if (!('default' in body) && key !== 'images') assert.ok(key in values, `${file}: required variable "${key}" is not set`);
+        assert.ok(Number.isInteger(values.exocom_nodes) && values.exocom_nodes >= 1 && values.exocom_nodes <= 9,
+          `${file}: exocom_nodes ${values.exocom_nodes} is not 1 to 9`);
         const prefix = values.name_prefix;
         assert.ok(prefix.length <= 22, `${file}: name_prefix ${prefix} is longer than 22 characters`);
         assert.ok(`${prefix}-terraform-123456789012`.length <= 63, `${file}: the state bucket name is too long`);

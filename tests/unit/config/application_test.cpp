@@ -145,3 +145,32 @@ TEST(Application, LoadFromFolder) {
   EXPECT_EQ(app.name, "foo");
   EXPECT_EQ(app.root, box.path());
 }
+
+TEST(Application, ReadsExocomNodesPerEnvironment) {
+  Warnings w;
+  auto app = parse(R"(
+    name: foo
+    services: {}
+    environments:
+      production:
+        exocom:
+          nodes: 3
+      staging:
+        domain: example.com
+      qa:
+        exocom:
+          nodes: 10
+          replicas: 2
+  )", &w);
+  EXPECT_TRUE(w.lines.empty()) << w.lines.front();
+  ASSERT_EQ(app.environments.size(), 3u);
+  EXPECT_EQ(app.environments[0].exocom.nodes, 3);
+  EXPECT_TRUE(app.environments[0].exocom.problems.empty());
+  EXPECT_EQ(app.environments[1].exocom.nodes, 1);
+  // Deploy reports what is wrong (tests/unit/deploy); reading does not fail, so commands that do
+  // not deploy keep working.
+  EXPECT_EQ(app.environments[2].exocom.nodes, 1);
+  ASSERT_EQ(app.environments[2].exocom.problems.size(), 2u);
+  EXPECT_EQ(app.environments[2].exocom.problems[0].first.str(), "application.yml:11: environments.qa.exocom.nodes");
+  EXPECT_EQ(app.environments[2].exocom.problems[1].first.str(), "application.yml:12: environments.qa.exocom.replicas");
+}

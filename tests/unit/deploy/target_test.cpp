@@ -3,6 +3,7 @@
 #include <set>
 
 #include "common/error.hpp"
+#include "common/json.hpp"
 #include "deploy/target.hpp"
 #include "deploy/terraform.hpp"
 
@@ -149,4 +150,89 @@ TEST(TerraformFiles, AreTheSameBytesForTheSameInput) {
   EXPECT_TRUE(a.count("production.tfvars.json"));
   EXPECT_TRUE(a.count("staging.tfvars.json"));
   EXPECT_TRUE(a.count("modules/service/main.tf"));
+}
+
+namespace {
+
+// kApp with `section` (indented as an environment key) added to production.
+std::string with_production_exocom(const std::string& section) {
+  std::string yml = kApp;
+  yml.insert(yml.find("  staging:"), section);
+  return yml;
+}
+
+std::string deploy_error(const std::string& yml) {
+  try {
+    deploy_target(app(yml), services());
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+struct BadExocom {
+  const char* name;
+  const char* section;
+  const char* lines;  // what follows "the configuration is not ready to deploy:\n"
+};
+
+const BadExocom kBadExocom[] = {
+    {"zero_nodes", "    exocom:\n      nodes: 0\n",
+     "  application.yml:14: environments.production.exocom.nodes: must be a whole number from 1 to 9, like nodes: 3; "
+     "found '0'"},
+    {"ten_nodes", "    exocom:\n      nodes: 10\n",
+     "  application.yml:14: environments.production.exocom.nodes: must be a whole number from 1 to 9, like nodes: 3; "
+     "found '10'"},
+    {"nodes_in_words", "    exocom:\n      nodes: three\n",
+     "  application.yml:14: environments.production.exocom.nodes: must be a whole number from 1 to 9, like nodes: 3; "
+     "found 'three'"},
+    {"fractional_nodes", "    exocom: {nodes: 2.5}\n",
+     "  application.yml:13: environments.production.exocom.nodes: must be a whole number from 1 to 9, like nodes: 3; "
+     "found '2.5'"},
+    {"nodes_a_list", "    exocom:\n      nodes: [1, 2]\n",
+     "  application.yml:14: environments.production.exocom.nodes: must be a whole number from 1 to 9, like nodes: 3; "
+     "found a list"},
+    {"nodes_empty", "    exocom:\n      nodes:\n",
+     "  application.yml:14: environments.production.exocom.nodes: must be a whole number from 1 to 9, like nodes: 3; "
+     "found nothing"},
+    {"unknown_key", "    exocom:\n      nodes: 3\n      replicas: 2\n",
+     "  application.yml:15: environments.production.exocom.replicas: unknown key; under exocom write only nodes, like "
+     "exocom: {nodes: 3}"},
+    {"exocom_a_number", "    exocom: 3\n",
+     "  application.yml:13: environments.production.exocom: must be a map like exocom: {nodes: 3}; found a text value"},
+    {"every_problem_at_once", "    exocom:\n      node: 3\n      nodes: 0\n",
+     "  application.yml:14: environments.production.exocom.node: unknown key; under exocom write only nodes, like "
+     "exocom: {nodes: 3}\n"
+     "  application.yml:15: environments.production.exocom.nodes: must be a whole number from 1 to 9, like nodes: 3; "
+     "found '0'"},
+};
+
+class DeployTargetBadExocom : public ::testing::TestWithParam<BadExocom> {};
+
+}  // namespace
+
+TEST_P(DeployTargetBadExocom, NamesFileLineKeyAndWhatToWrite) {
+  EXPECT_EQ(deploy_error(with_production_exocom(GetParam().section)),
+            std::string("the configuration is not ready to deploy:\n") + GetParam().lines);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, DeployTargetBadExocom, ::testing::ValuesIn(kBadExocom),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(DeployTarget, ExocomNodesPerEnvironmentGoToTheirVarFiles) {
+  auto t = deploy_target(app(with_production_exocom("    exocom:\n      nodes: 3\n")), services());
+  EXPECT_EQ(t.environment("production").exocom_nodes, 3);
+  EXPECT_EQ(t.environment("staging").exocom_nodes, 1);
+  auto files = terraform_files(t);
+  auto production = parse_json(files.at("production.tfvars.json"), "production.tfvars.json").as_object();
+  auto staging = parse_json(files.at("staging.tfvars.json"), "staging.tfvars.json").as_object();
+  EXPECT_EQ(production.at("exocom_nodes").as_int64(), 3);
+  EXPECT_EQ(staging.at("exocom_nodes").as_int64(), 1);
+  // One stack for every environment: main.tf does not change with the number of nodes.
+  EXPECT_EQ(files.at("main.tf"), terraform_files(deploy_target(app(kApp), services())).at("main.tf"));
+  EXPECT_NE(files.at("variables.tf").find("variable \"exocom_nodes\""), std::string::npos);
+  EXPECT_TRUE(files.count("modules/nats/main.tf"));
+
+  auto single = terraform_files(deploy_target(app(with_production_exocom("    exocom: {nodes: 1}\n")), services()));
+  EXPECT_EQ(parse_json(single.at("production.tfvars.json"), "production.tfvars.json").as_object().at("exocom_nodes").as_int64(), 1);
 }

@@ -1,5 +1,7 @@
-# ExoCom, the application's message bus: one task on its own one-machine cluster in the private
-# network, registered in the application's private DNS namespace as exocom.<namespace>.
+# ExoCom, the application's message bus, on its own cluster in the private network: one task, or
+# with nodes >= 2 that many tasks joined through NATS, spread over the availability zones. Every
+# task is registered in the application's private DNS namespace under one name, exocom.<namespace>,
+# which answers with all their addresses; services fail over between them.
 
 variable "name" {
   type = string
@@ -52,6 +54,32 @@ variable "execution_role_arn" {
   type = string
 }
 
+variable "nodes" {
+  description = "ExoCom tasks: 1, or 2 to 9 joined as a cluster through the NATS servers in cluster_urls."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.nodes >= 1 && var.nodes <= 9 && floor(var.nodes) == var.nodes
+    error_message = "nodes must be a whole number from 1 to 9."
+  }
+}
+
+variable "cluster_urls" {
+  description = "The NATS servers the nodes join through (nats://host:port), when nodes >= 2."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = var.nodes == 1 || length(var.cluster_urls) > 0
+    error_message = "Several ExoCom nodes need NATS servers in cluster_urls."
+  }
+}
+
+variable "cluster_name" {
+  description = "The name the nodes share (--cluster-name), when nodes >= 2."
+  type        = string
+  default     = ""
+}
+
 variable "gateway_enabled" {
   description = "Whether browsers reach ExoCom's gateway through a load balancer (known at plan time)."
   type        = bool
@@ -86,6 +114,10 @@ variable "gateway_security_group_ids" {
   default     = []
 }
 
+locals {
+  clustered = var.nodes >= 2
+}
+
 data "aws_region" "current" {}
 
 resource "aws_cloudwatch_log_group" "main" {
@@ -93,6 +125,8 @@ resource "aws_cloudwatch_log_group" "main" {
   retention_in_days = 30
 }
 
+# The nodes never connect to one another: what crosses nodes goes through NATS (its own group
+# admits them on 4222), so the group admits only services and the gateway's load balancer.
 resource "aws_security_group" "main" {
   name        = var.name
   description = "ExoCom of ${var.name}"
@@ -136,18 +170,24 @@ resource "aws_ecs_task_definition" "main" {
     cpu       = 256
     memory    = 256
     essential = true
-    command = concat(["exocom"], var.gateway_enabled ? concat(
-      ["--gateway-port", tostring(var.gateway_port), "--gateway-role", var.gateway_role],
-      flatten([for origin in var.gateway_origins : ["--gateway-origin", origin]]),
-    ) : [])
+    command = concat(
+      ["exocom"],
+      var.gateway_enabled ? concat(
+        ["--gateway-port", tostring(var.gateway_port), "--gateway-role", var.gateway_role],
+        flatten([for origin in var.gateway_origins : ["--gateway-origin", origin]]),
+      ) : [],
+      # Several nodes: each is named by its host name and process id (unique per task in awsvpc
+      # mode); every NATS server keeps a copy of the messages they hold.
+      local.clustered ? ["--cluster-name", var.cluster_name, "--held-replicas", "3"] : [],
+    )
     portMappings = concat(
       [{ containerPort = var.port, protocol = "tcp" }],
       var.gateway_enabled ? [{ containerPort = var.gateway_port, protocol = "tcp" }] : [],
     )
-    environment = [
+    environment = concat([
       { name = "PORT", value = tostring(var.port) },
       { name = "SERVICE_DATA", value = var.service_data },
-    ]
+    ], local.clustered ? [{ name = "EXOCOM_CLUSTER", value = join(",", var.cluster_urls) }] : [])
     logConfiguration = {
       logDriver = "awslogs"
       options = {
@@ -177,14 +217,31 @@ resource "aws_ecs_service" "main" {
   name            = "exocom"
   cluster         = var.cluster_id
   task_definition = aws_ecs_task_definition.main.arn
-  desired_count   = 1
-  # One machine: the old task stops before the new one starts.
-  deployment_minimum_healthy_percent = 0
+  desired_count   = var.nodes
+  # One machine: the old task stops before the new one starts. Several nodes: half of them keep the
+  # bus up while the others are replaced, each on the machine its predecessor left (one node per
+  # machine, no room for extra tasks).
+  deployment_minimum_healthy_percent = local.clustered ? 50 : 0
   deployment_maximum_percent         = 100
 
   capacity_provider_strategy {
     capacity_provider = var.capacity_provider
     weight            = 1
+  }
+
+  dynamic "ordered_placement_strategy" {
+    for_each = local.clustered ? ["attribute:ecs.availability-zone"] : []
+    content {
+      type  = "spread"
+      field = ordered_placement_strategy.value
+    }
+  }
+
+  dynamic "placement_constraints" {
+    for_each = local.clustered ? ["distinctInstance"] : []
+    content {
+      type = placement_constraints.value
+    }
   }
 
   network_configuration {
@@ -212,4 +269,8 @@ output "host" {
 
 output "port" {
   value = var.port
+}
+
+output "security_group_id" {
+  value = aws_security_group.main.id
 }

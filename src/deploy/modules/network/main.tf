@@ -1,5 +1,6 @@
-# The application's network: a VPC over two availability zones, public subnets (internet gateway)
-# for load balancers and the public cluster, private subnets (one NAT gateway) for the rest.
+# The application's network: a VPC over two availability zones (three when asked and the region has
+# them), public subnets (internet gateway) for load balancers and the public cluster, private
+# subnets (one NAT gateway) for the rest.
 
 variable "name" {
   type = string
@@ -11,9 +12,13 @@ variable "cidr_block" {
 }
 
 variable "zone_count" {
-  description = "Availability zones to spread over; load balancers need at least two."
+  description = "Availability zones to spread over, 2 or 3 (fewer where the region has fewer); load balancers need at least two."
   type        = number
   default     = 2
+  validation {
+    condition     = var.zone_count == 2 || var.zone_count == 3
+    error_message = "zone_count must be 2 or 3."
+  }
 }
 
 data "aws_availability_zones" "available" {
@@ -23,6 +28,10 @@ data "aws_availability_zones" "available" {
     name   = "opt-in-status"
     values = ["opt-in-not-required"]
   }
+}
+
+locals {
+  zone_count = min(var.zone_count, length(data.aws_availability_zones.available.names))
 }
 
 resource "aws_vpc" "main" {
@@ -42,7 +51,7 @@ resource "aws_internet_gateway" "main" {
 }
 
 resource "aws_subnet" "public" {
-  count                   = var.zone_count
+  count                   = local.zone_count
   vpc_id                  = aws_vpc.main.id
   cidr_block              = cidrsubnet(var.cidr_block, 8, count.index + 1)
   availability_zone       = data.aws_availability_zones.available.names[count.index]
@@ -53,7 +62,7 @@ resource "aws_subnet" "public" {
 }
 
 resource "aws_subnet" "private" {
-  count             = var.zone_count
+  count             = local.zone_count
   vpc_id            = aws_vpc.main.id
   cidr_block        = cidrsubnet(var.cidr_block, 8, count.index + 4)
   availability_zone = data.aws_availability_zones.available.names[count.index]
@@ -74,7 +83,7 @@ resource "aws_route_table" "public" {
 }
 
 resource "aws_route_table_association" "public" {
-  count          = var.zone_count
+  count          = local.zone_count
   subnet_id      = aws_subnet.public[count.index].id
   route_table_id = aws_route_table.public.id
 }
@@ -107,7 +116,7 @@ resource "aws_route_table" "private" {
 }
 
 resource "aws_route_table_association" "private" {
-  count          = var.zone_count
+  count          = local.zone_count
   subnet_id      = aws_subnet.private[count.index].id
   route_table_id = aws_route_table.private.id
 }
@@ -122,4 +131,9 @@ output "public_subnet_ids" {
 
 output "private_subnet_ids" {
   value = aws_subnet.private[*].id
+}
+
+output "availability_zones" {
+  description = "The zones of the subnets, in the order of the subnet lists."
+  value       = aws_subnet.private[*].availability_zone
 }

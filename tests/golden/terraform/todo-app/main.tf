@@ -37,12 +37,23 @@ data "aws_route53_zone" "public" {
   private_zone = false
 }
 
-module "network" {
-  source = "./modules/network"
-  name   = var.name_prefix
+# ExoCom runs as one node, or with exocom_nodes >= 2 (set per environment) as that many nodes
+# joined through three NATS servers, over three availability zones where the region has them.
+locals {
+  exocom_clustered = var.exocom_nodes >= 2
+  # A t3.micro holds the one node. A t3.small has room for two tasks (each with a network
+  # interface of its own, awsvpc): a node and a NATS server. So one machine per node, and at
+  # least three, one for each NATS server.
+  exocom_machines = local.exocom_clustered ? max(var.exocom_nodes, 3) : 1
 }
 
-# Services find ExoCom as exocom.<name_prefix>.internal.
+module "network" {
+  source     = "./modules/network"
+  name       = var.name_prefix
+  zone_count = local.exocom_clustered ? 3 : 2
+}
+
+# Services find ExoCom as exocom.<name_prefix>.internal, which lists every node.
 resource "aws_service_discovery_private_dns_namespace" "internal" {
   name = "${var.name_prefix}.internal"
   vpc  = module.network.vpc_id
@@ -72,17 +83,35 @@ module "private_cluster" {
   instance_type = var.private_instance_type
 }
 
-# ExoCom runs alone on a one-machine cluster in the private network (a second machine only
-# while a new image rolls out, so the bus moves before the old one stops).
+# ExoCom runs on a cluster of its own in the private network (one machine more only while a
+# new image rolls out, so the bus moves before an old machine stops).
 module "exocom_cluster" {
   source                 = "./modules/ecs-cluster"
   name                   = "${var.name_prefix}-exocom"
   vpc_id                 = module.network.vpc_id
   subnet_ids             = module.network.private_subnet_ids
-  instance_type          = "t3.micro"
-  min_size               = 1
-  max_size               = 2
+  instance_type          = local.exocom_clustered ? "t3.small" : "t3.micro"
+  min_size               = local.exocom_machines
+  max_size               = local.exocom_machines + 1
   min_healthy_percentage = 100
+}
+
+# Several ExoCom nodes reach one another through three NATS servers with JetStream, one per
+# availability zone, on ExoCom's machines. With one node the module creates nothing.
+module "nats" {
+  source                    = "./modules/nats"
+  enabled                   = local.exocom_clustered
+  name                      = "${var.name_prefix}-nats"
+  cluster_name              = var.name_prefix
+  cluster_id                = module.exocom_cluster.cluster_id
+  capacity_provider         = module.exocom_cluster.capacity_provider
+  vpc_id                    = module.network.vpc_id
+  subnet_ids                = module.network.private_subnet_ids
+  availability_zones        = module.network.availability_zones
+  client_security_group_ids = [module.exocom.security_group_id]
+  namespace_id              = aws_service_discovery_private_dns_namespace.internal.id
+  namespace_name            = aws_service_discovery_private_dns_namespace.internal.name
+  execution_role_arn        = module.execution_role.arn
 }
 
 module "exocom" {
@@ -97,6 +126,10 @@ module "exocom" {
   namespace_id              = aws_service_discovery_private_dns_namespace.internal.id
   namespace_name            = aws_service_discovery_private_dns_namespace.internal.name
   execution_role_arn        = module.execution_role.arn
+
+  nodes        = var.exocom_nodes
+  cluster_urls = module.nats.client_urls
+  cluster_name = var.name_prefix
 
   # The routing table: what each role sends and receives.
   service_data = <<-EOT

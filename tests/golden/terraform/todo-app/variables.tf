@@ -44,6 +44,12 @@ variable "private_instance_type" {
   default     = "t3.small"
 }
 
+variable "exocom_nodes" {
+  description = "ExoCom nodes (1 to 9); 2 or more form a cluster joined through three NATS servers."
+  type        = number
+  default     = 1
+}
+
 variable "ssl_certificate_arn" {
   description = "An ACM certificate for the public URLs; empty: one is requested per URL."
   type        = string
