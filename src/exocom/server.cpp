@@ -535,6 +535,7 @@ void Connection::flush() {
       out_bytes_ -= out_.front().frame.size();
       Queued done = std::move(out_.front());
       out_.pop_front();
+      out_offset_ = 0;
       if (done.frame.is_text()) ++text_written_;
       if (done.ticket == kNoTicket) continue;
       // Written is not yet read: a client with receipts says when it has the frame.
@@ -544,7 +545,6 @@ void Connection::flush() {
       } else {
         server_.broker.written(done.ticket);
       }
-      out_offset_ = 0;
     }
     if (out_offset_ > 0) return wait_writable();  // the socket took less than offered: it is full
   }
