@@ -164,7 +164,7 @@ void Broker::finish_ticket(Ticket ticket) {
   Custody::Claim claim = custody_.done(ticket);
   if (claim.node != kThisNode) federation_->confirm(claim.node, claim.seq);
   if (claim.copy) federation_->forget_held(claim.copy);
-  if (custody_.receipts_due() && receipts_due_) receipts_due_();
+  if (custody_.receipts_due() && receipts_due_) receipts_due_(custody_.receipts_urgent());
 }
 
 void Broker::held_stored(uint64_t key) {
@@ -452,7 +452,7 @@ void Broker::message(Peer& peer, std::string_view text) {
     custody_.routing(peer.id());
     route_message(peer, text, scanned);
     custody_.routed();
-    if (custody_.receipts_due() && receipts_due_) receipts_due_();
+    if (custody_.receipts_due() && receipts_due_) receipts_due_(custody_.receipts_urgent());
     return;
   }
   route_message(peer, text, scanned);

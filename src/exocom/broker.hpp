@@ -93,9 +93,10 @@ class Broker {
   void disconnected(Peer& peer, std::vector<Queued> undelivered);
   // A delivery with a ticket reached its connection (or a gateway took it).
   void written(Ticket ticket);
-  // Sends the receipts clients are owed; `due` is called when some are (to call this soon after).
+  // Sends the receipts clients are owed; `due` is called when some are (to call this soon after;
+  // `urgent`: a client has many accepted messages it was not told of).
   void send_receipts();
-  void on_receipts_due(std::function<void()> due) { receipts_due_ = std::move(due); }
+  void on_receipts_due(std::function<void(bool urgent)> due) { receipts_due_ = std::move(due); }
   // One complete text message from `peer`.
   void message(Peer& peer, std::string_view text);
   // Expires buffers, activities and security verdicts; call about once a second.
@@ -270,7 +271,7 @@ class Broker {
   // The end of a delivery someone waits for: a receipt for a client, a confirmation for a node.
   void finish_ticket(Ticket ticket);
   Custody custody_;
-  std::function<void()> receipts_due_;
+  std::function<void(bool urgent)> receipts_due_;
   std::unordered_map<uint64_t, Ticket> storing_;  // copy key → the sender's ticket, done once stored
   std::vector<std::unique_ptr<RoleState>> roles_;
   StringMap<RoleState*> roles_by_name_;

@@ -162,10 +162,40 @@ struct Cluster::Impl {
 
   ~Impl() {
     stop_beats();
-    store.reset();  // before the connection it uses
+    if (store) store->settle();
+    close_nats();
+    store.reset();
     for (auto* sub : {presence_sub, node_sub, hello_sub})
       if (sub) natsSubscription_Destroy(sub);
     if (nc) natsConnection_Destroy(nc);
+  }
+
+  // cnats calls back from its own threads, even after natsConnection_Destroy returns: this waits
+  // until its last callback into this object (the closed callback, each subscription's completion).
+  std::mutex closing_mutex;
+  std::condition_variable closing_cv;
+  bool nats_closed = false;
+  int subs_open = 0;
+
+  void close_nats() {
+    if (!nc) return;
+    natsConnection_Close(nc);
+    std::unique_lock lock(closing_mutex);
+    closing_cv.wait_for(lock, std::chrono::seconds(5), [&] { return nats_closed && subs_open == 0; });
+  }
+
+  static void on_closed(natsConnection*, void* closure) {
+    auto* self = static_cast<Impl*>(closure);
+    std::lock_guard lock(self->closing_mutex);
+    self->nats_closed = true;
+    self->closing_cv.notify_all();
+  }
+
+  static void on_sub_complete(void* closure) {
+    auto* self = static_cast<Impl*>(closure);
+    std::lock_guard lock(self->closing_mutex);
+    --self->subs_open;
+    self->closing_cv.notify_all();
   }
 
   // --- from the cnats thread ----------------------------------------------------------------
@@ -185,7 +215,7 @@ struct Cluster::Impl {
   static void on_disconnected(natsConnection*, void* closure) {
     auto* self = static_cast<Impl*>(closure);
     self->nats_up = false;
-    self->hand_over({Incoming::Kind::disconnected, {}, {}});
+    if (!natsConnection_IsClosed(self->nc)) self->hand_over({Incoming::Kind::disconnected, {}, {}});
   }
 
   static void on_reconnected(natsConnection*, void* closure) {
@@ -603,6 +633,7 @@ void Cluster::join() {
   natsOptions_SetSendAsap(opts, true);               // batches are made here, per loop iteration
   natsOptions_SetDisconnectedCB(opts, &Impl::on_disconnected, &s);
   natsOptions_SetReconnectedCB(opts, &Impl::on_reconnected, &s);
+  natsOptions_SetClosedCB(opts, &Impl::on_closed, &s);
   auto deadline = Clock::now() + s.options.connect_timeout;
   natsStatus status;
   while ((status = natsConnection_Connect(&s.nc, opts)) != NATS_OK && Clock::now() < deadline)
@@ -647,6 +678,11 @@ void Cluster::join() {
   auto subscribe = [&](natsSubscription** sub, const std::string& subject) {
     natsStatus st = natsConnection_Subscribe(sub, s.nc, subject.c_str(), &Impl::on_message, &s);
     if (st != NATS_OK) throw UserError("cannot subscribe to " + subject + " on NATS: " + nats_error(st));
+    {
+      std::lock_guard lock(s.closing_mutex);
+      ++s.subs_open;
+    }
+    natsSubscription_SetOnCompleteCB(*sub, &Impl::on_sub_complete, &s);
     natsSubscription_SetPendingLimits(*sub, -1, -1);
   };
   subscribe(&s.presence_sub, s.prefix + "presence");

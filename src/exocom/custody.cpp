@@ -82,6 +82,7 @@ void Custody::finished(uint64_t peer, uint64_t number) {
     ++c.first;
   }
   if (c.first - 1 > c.told && std::find(due_.begin(), due_.end(), peer) == due_.end()) due_.push_back(peer);
+  if (c.first - 1 - c.told >= kDeliveryWindow / 4) urgent_ = true;
 }
 
 std::vector<std::pair<uint64_t, uint64_t>> Custody::take_receipts() {
@@ -93,6 +94,7 @@ std::vector<std::pair<uint64_t, uint64_t>> Custody::take_receipts() {
     out.emplace_back(peer, it->second.told);
   }
   due_.clear();
+  urgent_ = false;
   return out;
 }
 

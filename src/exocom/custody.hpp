@@ -69,6 +69,8 @@ class Custody {
   // Clients owed a receipt: (peer, how many of its messages are accepted), each once per change.
   std::vector<std::pair<uint64_t, uint64_t>> take_receipts();
   bool receipts_due() const { return !due_.empty(); }
+  // Some client has many accepted messages it was not told of yet: tell it now, not later.
+  bool receipts_urgent() const { return urgent_; }
   size_t open_tickets() const { return tickets_.size(); }
 
  private:
@@ -86,6 +88,7 @@ class Custody {
   bool rerouting_ = false;
   Ticket reuse_ = kNoTicket;
   std::vector<uint64_t> due_;
+  bool urgent_ = false;
 };
 
 }  // namespace exo::exocom

@@ -178,13 +178,26 @@ struct HeldStore::Impl {
       log.warning("could not read the messages node '" + from + "' held from JetStream");
       return;
     }
+    // The consumer says how many there are: read them all, however slowly they come.
+    uint64_t pending = 0;
+    jsConsumerInfo* ci = nullptr;
+    if (natsSubscription_GetConsumerInfo(&ci, sub, &jo, nullptr) == NATS_OK) {
+      pending = ci->NumPending;
+      jsConsumerInfo_Destroy(ci);
+    }
     std::vector<Message> found;
-    while (true) {
+    uint64_t read = 0;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (read < pending && std::chrono::steady_clock::now() < deadline) {
       natsMsgList list{};
-      if (natsSubscription_Fetch(&list, sub, 256, 300, nullptr) != NATS_OK || list.Count == 0) {
+      int batch = static_cast<int>(std::min<uint64_t>(pending - read, 256));
+      natsStatus fetched = natsSubscription_Fetch(&list, sub, batch, 1000, nullptr);
+      if (fetched != NATS_OK || list.Count == 0) {
         natsMsgList_Destroy(&list);
+        if (fetched == NATS_TIMEOUT) continue;
         break;
       }
+      read += static_cast<uint64_t>(list.Count);
       for (int i = 0; i < list.Count; ++i) {
         natsMsg* msg = list.Msgs[i];
         if (header(msg, "Exo-Run") == run) continue;  // this run's own: held here already
@@ -252,10 +265,19 @@ std::unique_ptr<HeldStore> HeldStore::open(natsConnection* nc, const std::string
   sc.Replicas = replicas;
   sc.MaxAge = std::chrono::duration_cast<std::chrono::nanoseconds>(max_age).count();
   jsErrCode jerr = static_cast<jsErrCode>(0);
-  jsStreamInfo* si = nullptr;
-  natsStatus s = js_AddStream(&si, impl->js, &sc, nullptr, &jerr);
-  if (s != NATS_OK && jerr == JSStreamNameExistErr) s = js_UpdateStream(&si, impl->js, &sc, nullptr, &jerr);
-  if (si) jsStreamInfo_Destroy(si);
+  natsStatus s = NATS_OK;
+  // Nodes starting together race to create the stream: a loser hears "name in use" or, while the winner's
+  // stream is still being set up, "subjects overlap"; either way it adopts the stream once it exists.
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    jsStreamInfo* si = nullptr;
+    jerr = static_cast<jsErrCode>(0);
+    s = js_AddStream(&si, impl->js, &sc, nullptr, &jerr);
+    if (s != NATS_OK && (jerr == JSStreamNameExistErr || jerr == JSStreamSubjectOverlapErr))
+      s = js_UpdateStream(&si, impl->js, &sc, nullptr, &jerr);
+    if (si) jsStreamInfo_Destroy(si);
+    if (s == NATS_OK || (jerr != JSStreamNotFoundErr && jerr != JSStreamSubjectOverlapErr)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 * (attempt + 1)));
+  }
   if (s != NATS_OK) {
     why = jerr == JSNotEnabledErr || jerr == JSNotEnabledForAccountErr || s == NATS_NO_RESPONDERS || s == NATS_TIMEOUT
               ? "the NATS server has no JetStream"
@@ -317,6 +339,13 @@ void HeldStore::forget(uint64_t key) {
 
 void HeldStore::adopt(const std::string& node) {
   impl_->queue([impl = impl_.get(), node] { impl->adopt(node); });
+}
+
+void HeldStore::settle() {
+  jsPubOptions o;
+  jsPubOptions_Init(&o);
+  o.MaxWait = 1000;
+  js_PublishAsyncComplete(impl_->js, &o);
 }
 
 size_t HeldStore::copies() const {

@@ -51,6 +51,9 @@ class HeldStore {
   // Reads what `node` left (a node that died, or this node's previous run) for `adopted`.
   void adopt(const std::string& node);
   size_t copies() const;  // held here now, for /status
+  // Waits (a second at most) for JetStream's answers to the copies in flight, before the
+  // connection closes: none may arrive once this store is gone.
+  void settle();
 
   struct Impl;
 

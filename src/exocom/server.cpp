@@ -138,17 +138,29 @@ struct Server::Impl {
   Clock::time_point shutdown_started;
   int exit_code = 0;
 
-  bool receipts_scheduled = false;
+  // Receipts go out a few milliseconds after a message is accepted, so a client sending one message
+  // at a time gets one receipt for many rather than a frame (and a wake-up) per message; a client
+  // with many messages accepted gets its receipt at once, so it can let go of them.
+  static constexpr auto kReceiptsWithin = std::chrono::milliseconds(5);
+  asio::steady_timer receipts_timer{io};
+  bool receipts_timed = false, receipts_posted = false;
 
   Impl(Listen l, config::RouteTable routes, Options o)
       : listen(std::move(l)), options(o), log(o), broker(std::move(routes), o, log) {
-    // Receipts go out once per batch of work, not once per message.
-    broker.on_receipts_due([this] {
-      if (receipts_scheduled) return;
-      receipts_scheduled = true;
-      asio::post(io, [this] {
-        receipts_scheduled = false;
-        broker.send_receipts();
+    broker.on_receipts_due([this](bool urgent) {
+      if (urgent && !receipts_posted) {
+        receipts_posted = true;
+        asio::post(io, [this] {
+          receipts_posted = false;
+          broker.send_receipts();
+        });
+      }
+      if (receipts_timed) return;
+      receipts_timed = true;
+      receipts_timer.expires_after(kReceiptsWithin);
+      receipts_timer.async_wait([this](const error_code& ec) {
+        receipts_timed = false;
+        if (!ec) broker.send_receipts();
       });
     });
   }
