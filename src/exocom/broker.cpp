@@ -148,16 +148,33 @@ void Broker::disconnected(Peer& peer, std::vector<Queued> undelivered) {
     for (auto& d : undelivered) written(d.ticket);  // nowhere to go: nobody waits any longer
     return;
   }
-  // What the connection never wrote goes to another instance, or waits for the next one.
+  // What the connection never wrote goes to another instance, or waits for the next one. Another
+  // node takes it only from the role that sent it (else it drops it as forged): the one it names.
+  wire::Envelope env;
+  std::string error;
   for (auto& d : undelivered) {
+    bool scanned = wire::scan(d.frame.payload(), env, error);
+    // ExoCom's own word to this connection (an error, a receipt) is nobody else's.
+    if (scanned && env.name.starts_with("exocom.")) {
+      written(d.ticket);
+      continue;
+    }
+    std::string_view sender = federation_ && scanned ? env.sender : std::string_view();
     custody_.rerouting(d.ticket);
-    deliver(*r, d.frame, nullptr);
+    deliver(*r, d.frame, nullptr, nullptr, sender);
     written(custody_.rerouted());
   }
 }
 
 void Broker::written(Ticket ticket) {
   if (ticket != kNoTicket) finish_ticket(ticket);
+}
+
+Ticket Broker::finishing(const Peer& peer, Ticket ticket) {
+  const Custody::Claim* claim = ticket == kNoTicket ? nullptr : custody_.claim(ticket);
+  if (peer.receipts() || !claim || claim->node == kThisNode) return ticket;
+  finish_ticket(ticket);
+  return kNoTicket;
 }
 
 void Broker::finish_ticket(Ticket ticket) {

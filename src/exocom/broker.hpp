@@ -93,6 +93,12 @@ class Broker {
   void disconnected(Peer& peer, std::vector<Queued> undelivered);
   // A delivery with a ticket reached its connection (or a gateway took it).
   void written(Ticket ticket);
+  // A closing connection still finishes a frame it began, with `ticket`: the ticket it keeps. A
+  // delivery from another node becomes this node's (confirmed now, so that node need not hold the
+  // role's newer deliveries until the close ends; should the connection end first, the frame goes
+  // to another instance from here), unless the client has receipts: then it counts once the client
+  // says it has it.
+  Ticket finishing(const Peer& peer, Ticket ticket);
   // Sends the receipts clients are owed; `due` is called when some are (to call this soon after;
   // `urgent`: a client has many accepted messages it was not told of).
   void send_receipts();

@@ -596,6 +596,7 @@ void Connection::hand_back_undelivered() {
   // A frame already half written stays to be finished (the close frame must follow whole
   // frames); every other queued frame goes back to the broker for another instance.
   size_t keep = out_offset_ > 0 ? 1 : 0;
+  if (keep && !browser_) out_.front().ticket = server_.broker.finishing(*this, out_.front().ticket);  // its node need not wait for it
   std::vector<Queued> undelivered(out_.begin() + static_cast<long>(std::min(keep, out_.size())), out_.end());
   out_.resize(std::min(keep, out_.size()));
   out_bytes_ = out_.empty() ? 0 : out_.front().frame.size();

@@ -16,6 +16,15 @@ namespace json = boost::json;
 
 namespace {
 constexpr int kMessages = 100000;
+const std::string kRoutes = R"({"source":{"sends":["tick"]},"sink":{"receives":["tick"]}})";
+
+// A connection registered as `role`, on the node its turn gives it (in a cluster: a node of its own).
+WsClient registered(Bus& bus, std::string_view role) {
+  auto c = WsClient::connect(bus.port(bus.node_for(role)));
+  c.register_as(role, R"({"ack":true})");
+  EXPECT_TRUE(c.receive_named("exocom.registered"));
+  return c;
+}
 
 int64_t seq_of(const std::string& text) {
   auto v = json::parse(text);
@@ -27,13 +36,9 @@ class ExocomStream : public ::testing::TestWithParam<BusKind> {};
 
 // In a cluster the source sits on one node, the sink on another, and the sink comes back on a third.
 TEST_P(ExocomStream, HundredThousandMessagesSurviveAReconnect) {
-  Bus bus(GetParam(), R"({"source":{"sends":["tick"]},"sink":{"receives":["tick"]}})", {"--quiet"});
-  auto sink = WsClient::connect(bus.port(bus.node_for("sink")));
-  sink.register_as("sink", R"({"ack":true})");
-  ASSERT_TRUE(sink.receive_named("exocom.registered"));
-  auto source = WsClient::connect(bus.port(bus.node_for("source")));
-  source.register_as("source", R"({"ack":true})");
-  ASSERT_TRUE(source.receive_named("exocom.registered"));
+  Bus bus(GetParam(), kRoutes, {"--quiet"});
+  auto sink = registered(bus, "sink");
+  auto source = registered(bus, "source");
   ASSERT_TRUE(bus.wait_known("sink", 1));
 
   std::thread sender([&] {
@@ -93,13 +98,9 @@ TEST_P(ExocomStream, HundredThousandMessagesSurviveAReconnect) {
 // A receiver that reads late: ExoCom's socket fills, writes stop halfway through frames and go on
 // later; every frame still arrives whole and in order.
 TEST_P(ExocomStream, AReceiverThatReadsLateGetsEveryFrameWhole) {
-  Bus bus(GetParam(), R"({"source":{"sends":["tick"]},"sink":{"receives":["tick"]}})", {"--quiet"});
-  auto sink = WsClient::connect(bus.port(bus.node_for("sink")));
-  sink.register_as("sink", R"({"ack":true})");
-  ASSERT_TRUE(sink.receive_named("exocom.registered"));
-  auto source = WsClient::connect(bus.port(bus.node_for("source")));
-  source.register_as("source", R"({"ack":true})");
-  ASSERT_TRUE(source.receive_named("exocom.registered"));
+  Bus bus(GetParam(), kRoutes, {"--quiet"});
+  auto sink = registered(bus, "sink");
+  auto source = registered(bus, "source");
   ASSERT_TRUE(bus.wait_known("sink", 1));
   constexpr int kCount = 20000;
   const std::string filler(1000, 'x');  // 20 MB in all: far more than the sockets hold

@@ -123,6 +123,19 @@ TEST(Broker, UndeliveredFramesOfALeavingInstanceGoToTheNext) {
   EXPECT_EQ(u2.got[0].at("id"), "held");
 }
 
+// An error or a receipt ExoCom had queued for a leaving connection is not another instance's mail.
+TEST(Broker, ExocomsOwnWordToALeavingInstanceGoesNowhereElse) {
+  Bus bus(kRoutes);
+  auto& u1 = bus.connect("users");
+  Frame error = make_frame(ws::Opcode::text, R"({"name":"exocom.error","payload":{"code":"invalid-message"}})");
+  Frame receipt = make_frame(ws::Opcode::text, R"({"name":"exocom.accepted","payload":{"accepted":3}})");
+  Frame held = make_frame(ws::Opcode::text, R"({"name":"mongo.create","id":"held"})");
+  bus.broker->disconnected(u1, {Queued{error}, Queued{receipt}, Queued{held}});
+  auto& u2 = bus.connect("users");
+  ASSERT_EQ(u2.got.size(), 1u);
+  EXPECT_EQ(u2.got[0].at("id"), "held");
+}
+
 TEST(Broker, BufferLimitsAndExpiry) {
   Options o;
   o.limits.buffer_messages = 2;
