@@ -63,6 +63,11 @@ size_t OutputWatcher::count(std::string_view needle) const {
   return n;
 }
 
+void OutputWatcher::wait_ended(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mutex_);
+  changed_.wait_for(lock, timeout, [&] { return ended_; });
+}
+
 bool OutputWatcher::ended() const {
   std::lock_guard lock(mutex_);
   return ended_;
@@ -78,7 +83,10 @@ Watched::Watched(SpawnOptions options) {
 std::optional<int> Watched::wait_exit(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (auto code = process_.poll()) return code;
+    if (auto code = process_.poll()) {
+      output_->wait_ended(2s);  // what it wrote last may still be in the pipe
+      return code;
+    }
     std::this_thread::sleep_for(10ms);
   }
   return std::nullopt;

@@ -28,6 +28,8 @@ class OutputWatcher {
   size_t wait_for(std::string_view needle, std::chrono::milliseconds timeout = 10s, size_t from = 0) const;
   size_t count(std::string_view needle) const;
   bool ended() const;
+  // Waits (at most `timeout`) until the writer closed its end, so the text is complete.
+  void wait_ended(std::chrono::milliseconds timeout) const;
 
  private:
   int fd_;
