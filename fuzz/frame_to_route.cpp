@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/websocket.hpp"
 #include "exocom/broker.hpp"
@@ -18,7 +20,11 @@ struct NullPeer : Peer {
   explicit NullPeer(uint64_t id) : Peer(id) {}
   size_t frames = 0;
   bool closed = false;
-  void send(const Frame& f) override { frames += f.size() > 0; }
+  std::vector<Ticket> tickets;  // of frames "written": the broker hears of them after each message
+  void send_frame(const Frame& f, Ticket ticket) override {
+    frames += f.size() > 0;
+    if (ticket != kNoTicket) tickets.push_back(ticket);
+  }
   void close(uint16_t, std::string_view) override { closed = true; }
 };
 
@@ -27,8 +33,13 @@ struct Attacker : ws::Events {
   NullPeer& peer;
   bool stop = false;
   Attacker(Broker& b, NullPeer& p) : broker(b), peer(p) {}
+  std::vector<NullPeer*> peers;
   void on_text(std::string_view m) override {
-    if (!peer.closed) broker.message(peer, m);
+    if (peer.closed) return;
+    broker.message(peer, m);
+    for (auto* p : peers) {
+      for (Ticket t : std::exchange(p->tickets, {})) broker.written(t);
+    }
   }
   void on_binary(std::string_view) override { stop = true; }
   void on_close(uint16_t, std::string_view) override { stop = true; }
@@ -69,6 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     broker.connected(*attacker);
     ws::Decoder decoder(true, options.limits.max_message_bytes);
     Attacker events(broker, *attacker);
+    events.peers = {&web, &users, &security, attacker.get()};
     size_t used = decoder.feed(bytes.data() + pos, bytes.size() - pos, events);
     broker.disconnected(*attacker, {});
     if (used == 0) break;

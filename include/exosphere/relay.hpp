@@ -31,9 +31,12 @@ struct RelayConfig {
   std::chrono::microseconds reply_spin{0};
   // Where the relay reports connection trouble; default: standard error.
   std::function<void(const std::string&)> log;
+  // A file that exists while the relay is registered with ExoCom, for a container's health check
+  // (`healthcheck --online` in Exosphere's images); empty: none.
+  std::string online_file;
 
   // EXOCOM_HOST (default localhost; may list several nodes), EXOCOM_PORT (default 80), ROLE
-  // (required), EXOCOM_REPLY_SPIN_US (default 0). Throws Error(config_error) naming the variable
+  // (required), EXOCOM_REPLY_SPIN_US (default 0), EXOSPHERE_ONLINE_FILE (default none). Throws Error(config_error) naming the variable
   // and the fix.
   static RelayConfig from_environment();
 };

@@ -7,6 +7,7 @@
 // thread writes whatever is left once the socket has room again.
 #include "exosphere/relay.hpp"
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -471,9 +472,22 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
       if (!closing && was_online) callbacks = offline_callbacks;
     }
     changed.notify_all();
+    if (was_online) mark_online(false);
     if (!closing && was_online) {
       log("lost the connection to ExoCom at " + address + " (" + why + "); reconnecting");
       for (auto& cb : callbacks) post([this, cb] { run_handler(cb, "offline"); });
+    }
+  }
+
+  // The online file follows the registration; trouble with it is said, never fatal.
+  void mark_online(bool online) {
+    if (config.online_file.empty()) return;
+    if (online) {
+      int f = ::open(config.online_file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (f < 0) return log("cannot create the online file " + config.online_file + ": " + std::strerror(errno));
+      ::close(f);
+    } else if (::unlink(config.online_file.c_str()) != 0 && errno != ENOENT) {
+      log("cannot remove the online file " + config.online_file + ": " + std::strerror(errno));
     }
   }
 
@@ -485,6 +499,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
       is_online = true;
       callbacks = online_callbacks;
     }
+    mark_online(true);
     changed.notify_all();
     for (auto& cb : callbacks) post([this, cb] { run_handler(cb, "online"); });
   }
@@ -904,6 +919,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
       is_online = false;
       left.swap(pending);
     }
+    mark_online(false);
     {
       std::lock_guard lock(write_mutex);
       if (socket_open) {
@@ -1016,6 +1032,7 @@ RelayConfig RelayConfig::from_environment() {
       throw Error(Status::config_error, std::string("EXOCOM_REPLY_SPIN_US '") + spin + "' is not 0-1000000 microseconds");
     c.reply_spin = std::chrono::microseconds(v);
   }
+  if (const char* file = std::getenv("EXOSPHERE_ONLINE_FILE")) c.online_file = file;
   return c;
 }
 

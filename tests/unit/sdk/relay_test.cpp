@@ -1,6 +1,8 @@
 // The SDK against MockExoCom: real sockets, no bus.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -284,6 +286,27 @@ TEST(Relay, ReconnectsWhenTheBusDropsTheConnection) {
   EXPECT_EQ(registrations, 2u);
   o.mock.reply_to("ping", "pong");
   EXPECT_EQ(o.relay.request("ping", nullptr, 5s).get().name, "pong");
+}
+
+// A container's health check reads the online file: there while registered, gone once closed.
+TEST(Relay, TheOnlineFileFollowsTheRegistration) {
+  auto file = std::filesystem::temp_directory_path() / ("exo-online-" + std::to_string(::getpid()));
+  std::filesystem::remove(file);
+  MockExoCom mock;
+  RelayConfig c = config_for(mock);
+  c.online_file = file.string();
+  Relay relay(c);
+  EXPECT_FALSE(std::filesystem::exists(file)) << "online before it started";
+  relay.start();
+  ASSERT_TRUE(relay.wait_online(5s));
+  EXPECT_TRUE(std::filesystem::exists(file));
+  mock.drop_connections();
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::filesystem::exists(file) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(relay.wait_online(5s));
+  EXPECT_TRUE(std::filesystem::exists(file)) << "back online, the file is back";
+  relay.close();
+  EXPECT_FALSE(std::filesystem::exists(file));
 }
 
 TEST(Relay, ClosingFailsWhatStillWaits) {
