@@ -1,14 +1,14 @@
-# exosphere/exocom:<version>: the message bus, as `exo deploy` and docker compose run it.
+# exosphere/exocom:<version>: the message bus, as `exo deploy`, `exo run --docker` and the
+# rehearsal run it.
 #   docker build -f docker/exocom.Dockerfile -t exosphere/exocom:0.1.0 .
 ARG VERSION=0.1.0
-FROM exosphere/sdk:${VERSION} AS build
-RUN cmake -S /exosphere -B /tmp/build -G Ninja -DCMAKE_BUILD_TYPE=Release -DEXO_BUILD_TESTS=OFF -DEXO_BUILD_BENCH=OFF \
- && cmake --build /tmp/build --target exocom && cp /tmp/build/src/exocom/exocom /usr/local/bin/exocom
+FROM exosphere/sdk:${VERSION} AS sdk
 
 FROM exosphere/runtime:${VERSION}
-COPY --from=build /usr/local/bin/exocom /usr/local/bin/exocom
-# Port 80 is privileged; ExoCom holds no data and runs alone in its container.
-USER root
+COPY --from=sdk /usr/local/bin/exocom /usr/local/bin/exocom
+# Port 80 as an unprivileged user: container engines open ports below 1024 to everyone inside
+# the container's own network namespace (net.ipv4.ip_unprivileged_port_start=0).
 ENV PORT=80
 EXPOSE 80
+HEALTHCHECK --interval=5s --timeout=2s --start-period=5s --retries=3 CMD ["healthcheck", "/status"]
 CMD ["exocom"]

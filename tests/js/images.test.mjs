@@ -1,0 +1,115 @@
+// Every image the project ships, built and run with the machine's container engine (Podman here,
+// Docker where its daemon answers): each builds, runs as an unprivileged user, reports healthy
+// through its own health check, stops on SIGTERM within 2 s, and stays small.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const version = /project\(exosphere VERSION ([0-9.]+)/.exec(readFileSync(join(root, 'CMakeLists.txt'), 'utf8'))[1];
+
+const dockerWorks = spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0;
+const engine = dockerWorks ? 'docker' : 'podman';
+const run = (...args) => execFileSync(engine, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+const tryRun = (...args) => spawnSync(engine, args, { encoding: 'utf8' });
+
+// The C++ services of the repository, by the role they play in the test.
+const services = [
+  { name: 'users-service', dir: 'services/users-service', role: 'users' },
+  { name: 'tweets-service', dir: 'services/tweets-service', role: 'tweets' },
+  { name: 'mongodb-service', dir: 'services/mongodb-service', role: 'mongo' },
+  { name: 'space-tweet-web', dir: 'examples/space-tweet/web-server', role: 'web' },
+];
+const tag = (name) => `exo-images-test/${name}:latest`;
+const network = `exo-images-test-${process.pid}`;
+const routes = JSON.stringify(Object.fromEntries(services.map((s) => [s.role, { receives: [], sends: [] }])));
+const started = [];
+
+// A health check: Docker runs it by itself; Podman without systemd runs it when asked.
+function healthy(container) {
+  if (engine === 'podman') return tryRun('healthcheck', 'run', container).status === 0;
+  return run('inspect', '--format', '{{.State.Health.Status}}', container) === 'healthy';
+}
+
+async function waitHealthy(container, seconds = 20) {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    if (healthy(container)) return true;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return false;
+}
+
+function start(name, image, env = {}, extra = []) {
+  const args = ['run', '-d', '--name', name, '--network', network, '--network-alias', name];
+  for (const [k, v] of Object.entries(env)) args.push('-e', `${k}=${v}`);
+  run(...args, ...extra, image);
+  started.push(name);
+}
+
+// SIGTERM, then the engine's kill after 10 s: the container must be gone well before that.
+function stopWithin(name) {
+  const t0 = Date.now();
+  tryRun('stop', '--time', '10', name);
+  const took = Date.now() - t0;
+  const code = Number(run('inspect', '--format', '{{.State.ExitCode}}', name));
+  return { took, code };
+}
+
+function logs(name) {
+  const r = tryRun('logs', name);
+  return `${r.stdout}${r.stderr}`;
+}
+
+before(() => {
+  execFileSync(join(root, 'docker', 'build-images'), { stdio: ['ignore', 'inherit', 'inherit'] });
+  run('network', 'create', network);
+});
+
+after(() => {
+  for (const name of started) tryRun('rm', '-f', name);
+  tryRun('network', 'rm', network);
+  tryRun('image', 'prune', '-f');  // the images these builds replaced
+});
+
+test('exocom image: unprivileged, healthy on /status, published on loopback', async () => {
+  const image = `exosphere/exocom:${version}`;
+  start('exocom', image, { SERVICE_DATA: routes }, ['--publish', '127.0.0.1::80']);
+  assert.ok(await waitHealthy('exocom'), `exocom did not become healthy:\n${logs('exocom')}`);
+  assert.notEqual(run('exec', 'exocom', 'id', '-u'), '0', 'ExoCom runs as root');
+  // Published on loopback only.
+  assert.match(run('port', 'exocom', '80/tcp'), /^127\.0\.0\.1:\d+$/);
+});
+
+for (const s of services) {
+  test(`${s.name} image: builds from its folder, unprivileged, healthy once registered, stops within 2 s`, async () => {
+    const built = tryRun('build', ...(engine === 'podman' ? ['--format', 'docker'] : []), '-t', tag(s.name), join(root, s.dir));
+    assert.equal(built.status, 0, `${s.name} did not build:\n${built.stdout}\n${built.stderr}`);
+    const name = `svc-${s.role}`;
+    start(name, tag(s.name), { ROLE: s.role, EXOCOM_HOST: 'exocom', EXOCOM_PORT: '80' });
+    assert.ok(await waitHealthy(name), `${s.name} did not become healthy:\n${logs(name)}`);
+    assert.notEqual(run('exec', name, 'id', '-u'), '0', `${s.name} runs as root`);
+    const { took, code } = stopWithin(name);
+    assert.ok(took < 2000, `${s.name} took ${took} ms to stop on SIGTERM`);
+    assert.ok(code === 0 || code === 143, `${s.name} exited with ${code} on SIGTERM:\n${logs(name)}`);
+  });
+}
+
+test('exocom stops on SIGTERM within 2 s', () => {
+  const { took, code } = stopWithin('exocom');
+  assert.ok(took < 2000, `exocom took ${took} ms to stop`);
+  assert.equal(code, 0, logs('exocom'));
+});
+
+// Runtime images are the Debian minbase plus the shared libraries the programs link: the base
+// image's size plus a margin for those libraries, stated in docs/deploy.md.
+test('runtime images are small', () => {
+  const size = (image) => Number(run('image', 'inspect', '--format', '{{.Size}}', image)) / 1e6;
+  const base = size('docker.io/library/debian:bookworm');
+  const limit = base + 80;
+  for (const image of [`exosphere/runtime:${version}`, `exosphere/exocom:${version}`, ...services.map((s) => tag(s.name))])
+    assert.ok(size(image) <= limit, `${image} is ${size(image).toFixed(0)} MB, more than ${limit.toFixed(0)} MB`);
+});
