@@ -35,8 +35,6 @@ Command test_command();
 Command version_command();
 
 struct Workspace;
-// `exo run --docker`: docker compose with the generated file (commands/generate.cpp).
-int run_with_docker(const Workspace& ws, const std::vector<std::string>& only);
 // `exo generate terraform` (commands/deploy.cpp).
 int generate_terraform(const Args& args);
 

@@ -95,7 +95,7 @@ std::string compose_file(const config::Application& app, const std::map<std::str
     } else {
       entry("image", ref.docker_image);
     }
-    if (s && !s->startup.command.empty() && !ref.location.empty()) entry("command", s->startup.command);
+    // No `command`: the image's own CMD starts the service (startup.command runs a local build).
     std::map<std::string, std::string> env;
     if (s) env.insert(s->environment.begin(), s->environment.end());
     env["ROLE"] = ref.role;

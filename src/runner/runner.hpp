@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,17 @@
 #include "config/config.hpp"
 
 namespace exo::runner {
+
+// `exo run --docker`: every unit runs as a container of the engine, on one network where each is
+// reachable by its role; ports of public services and the gateway are published on 127.0.0.1.
+struct Containers {
+  std::string engine;                          // the docker or podman program
+  bool podman = false;
+  std::string network;                         // also the label of every container of this run
+  std::string exocom_image;
+  std::map<std::string, std::string> images;   // role → image (services and dependencies)
+  std::string name(const std::string& role) const { return network + "-" + role; }
+};
 
 struct RunOptions {
   std::vector<std::string> only;     // show only these roles' lines (exo-run's own always show)
@@ -24,6 +36,7 @@ struct RunOptions {
   int gateway_port = -1;                         // over application.yml (0: a free port)
   std::filesystem::path data_dir;                // where services keep data (default .exosphere/data)
   int bus_nodes = 0;                             // 0: one ExoCom; N: N ExoCom nodes joined through nats-server
+  std::optional<Containers> containers;          // run in containers instead of local processes
 };
 
 // Runs the application until SIGINT/SIGTERM (exit code 0) or a fatal error (exit code 1).

@@ -108,6 +108,7 @@ class Supervisor {
   void build_units() {
     if (const config::GatewayConfig* g = app_.gateway()) {
       gateway_port_ = static_cast<uint16_t>(options_.gateway_port >= 0 ? options_.gateway_port : g->port);
+      if (options_.containers && gateway_port_ == 0) gateway_port_ = free_port(reservation_);  // published: known first
       if (gateway_port_ && port_open(gateway_port_))
         throw UserError(fmt::format("the gateway port {} is already in use; stop what uses it or change it in application.yml",
                                     gateway_port_));
@@ -136,9 +137,10 @@ class Supervisor {
     for (const auto& ref : app_.services) {
       if (ref.location.empty())
         throw UserError("'" + ref.role + "' runs the Docker image " + ref.docker_image +
-                        "; exo run starts local processes only, so run this application with 'exo run --docker'");
+                        (options_.containers ? "; exo run --docker runs services from their folders only (an image's own service.yml is not read yet)"
+                                             : "; exo run starts local processes only, so run this application with 'exo run --docker'"));
       const config::Service& s = services_.at(ref.role);
-      if (s.startup.command.empty())
+      if (s.startup.command.empty() && !options_.containers)
         throw UserError(s.file + ": startup.command is missing; exo run needs it to start '" + ref.role + "'");
       auto u = std::make_unique<Unit>();
       u->role = ref.role;
@@ -239,7 +241,7 @@ class Supervisor {
   Unit& dependency(const config::ServiceDependency& d, const std::string& role) {
     for (auto& u : units_)
       if (u->kind == Unit::Kind::dependency && u->role == d.name) return *u;
-    if (d.command.empty())
+    if (d.command.empty() && !options_.containers)
       throw UserError("dependency '" + d.name + "' of '" + role + "' is the Docker image " + d.image +
                       (d.version.empty() ? "" : ":" + d.version) +
                       "; give it a 'command' to run it locally, or use 'exo run --docker'");
@@ -276,6 +278,62 @@ class Supervisor {
       std::vector<std::string> path;
       visit(u.get(), path);
     }
+  }
+
+  // Inside a container: the others by their role on the network, the data in a volume at /data.
+  std::map<std::string, std::string> container_environment(const Unit& u) {
+    std::map<std::string, std::string> env;
+    if (u.kind == Unit::Kind::exocom) {
+      env.insert(u.env.begin(), u.env.end());
+      env["PORT"] = "80";
+      return env;
+    }
+    if (u.kind == Unit::Kind::dependency) return u.env;  // an image of its own: as application.yml says
+    if (u.service)
+      for (const auto& [k, v] : u.service->environment) env[k] = v;
+    for (const auto& [k, v] : u.env) env[k] = v;
+    env["EXOCOM_HOST"] = buses_.front()->role;
+    env["EXOCOM_PORT"] = "80";
+    if (gateway_port_) env["EXOCOM_GATEWAY_PORT"] = std::to_string(gateway_port_);
+    if (u.port) env["PORT"] = std::to_string(u.port);
+    if (u.kind == Unit::Kind::service) {
+      env["ROLE"] = u.role;
+      env["EXOSPHERE_DATA_DIR"] = "/data";
+      for (const Unit* n : u.needs)
+        if (n->kind == Unit::Kind::dependency) env[env_name(n->role)] = n->role;
+      for (const auto& other : units_)
+        if (other->kind == Unit::Kind::service && other->port)
+          env[env_name(other->role) + "_INTERNAL_ORIGIN"] = fmt::format("http://{}:{}", other->role, other->port);
+    }
+    return env;
+  }
+
+  // `<engine> run` of the unit's image, attached: its output is the unit's, and the engine passes
+  // the SIGTERM of a stop on to the container.
+  std::vector<std::string> container_command(const Unit& u) {
+    const Containers& c = *options_.containers;
+    std::vector<std::string> argv = {c.engine, "run", "--rm", "--name", c.name(u.role), "--network", c.network,
+                                     "--network-alias", u.role, "--label", "exosphere.run=" + c.network};
+    // Podman without systemd cannot schedule health checks and says so on every start; readiness
+    // comes from the unit's output here, as for local processes.
+    if (c.podman) argv.push_back("--no-healthcheck");
+    for (const auto& [k, v] : container_environment(u)) argv.insert(argv.end(), {"-e", k + "=" + v});
+    if (u.port && u.kind == Unit::Kind::service) argv.insert(argv.end(), {"-p", fmt::format("127.0.0.1:{}:{}", u.port, u.port)});
+    if (u.kind == Unit::Kind::service) argv.insert(argv.end(), {"-v", c.name(u.role) + "-data:/data"});
+    if (u.kind == Unit::Kind::exocom) {
+      if (gateway_port_) argv.insert(argv.end(), {"-p", fmt::format("127.0.0.1:{}:{}", gateway_port_, gateway_port_)});
+      argv.push_back(c.exocom_image);
+      argv.push_back("exocom");
+      if (const config::GatewayConfig* g = app_.gateway()) {
+        argv.insert(argv.end(), {"--gateway-port", std::to_string(gateway_port_), "--gateway-role", g->role});
+        for (const auto& o : g->origins) argv.insert(argv.end(), {"--gateway-origin", o});
+      }
+      return argv;
+    }
+    auto image = c.images.find(u.role);
+    if (image == c.images.end()) bug("a unit without an image in container mode", __FILE__, __LINE__);
+    argv.push_back(image->second);
+    return argv;
   }
 
   std::map<std::string, std::string> environment(const Unit& u) {
@@ -316,9 +374,14 @@ class Supervisor {
   void start(Unit& u) {
     u.state = Unit::State::starting;
     SpawnOptions o;
-    o.argv = shell(u.command);
+    if (options_.containers) {
+      remove_container(u);  // one a killed engine client left behind would hold the name
+      o.argv = container_command(u);
+    } else {
+      o.argv = shell(u.command);
+      o.env = environment(u);
+    }
     o.cwd = u.dir;
-    o.env = environment(u);
     o.merge_stderr = true;
     o.die_with_parent = true;
     auto child = std::make_shared<Child>();
@@ -569,6 +632,12 @@ class Supervisor {
   }
 
   // Stops a unit: SIGTERM to its group now, SIGKILL after the grace period.
+  void remove_container(const Unit& u) {
+    SpawnOptions o;
+    o.argv = {options_.containers->engine, "rm", "-f", options_.containers->name(u.role)};
+    run_captured(o, {}, std::chrono::seconds(30));
+  }
+
   void stop(Unit& u) {
     if (!u.child || u.child->exited) {
       u.state = Unit::State::stopped;

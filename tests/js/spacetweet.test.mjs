@@ -64,8 +64,8 @@ async function startSpaceTweet(extra = '') {
   };
 }
 
-test('sign up, tweet, see it live in another page, delete it', { timeout: 900000 }, async (t) => {
-  const app = await startSpaceTweet();
+// What a user does with SpaceTweet, however it runs.
+async function signUpTweetDelete(t, app) {
   const browser = await launchChromium();
   t.after(async () => {
     await browser.close();
@@ -105,6 +105,17 @@ test('sign up, tweet, see it live in another page, delete it', { timeout: 900000
   assert.equal(await writer.locator('#tweets li', { hasText: 'Greetings from the' }).count(), 0);
   await live.waitFor({ state: 'detached', timeout: 10000 });
   assert.equal(Number(await reader.textContent('#count')), before);
+}
+
+test('sign up, tweet, see it live in another page, delete it', { timeout: 900000 }, async (t) => {
+  await signUpTweetDelete(t, await startSpaceTweet());
+});
+
+// The same, with ExoCom and every service in containers built from their Dockerfiles.
+test('exo run --docker: sign up, tweet, see it live in another page, delete it', { timeout: 900000 }, async (t) => {
+  const app = await startSpaceTweet('--docker');
+  assert.match(app.output(), /building the image of 'web'/);
+  await signUpTweetDelete(t, app);
 });
 
 // The processes below `pid` whose command line contains `needle`.

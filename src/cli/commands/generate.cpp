@@ -63,30 +63,6 @@ int run_generate(const Args& args) {
 
 }  // namespace
 
-int run_with_docker(const Workspace& ws, const std::vector<std::string>& only) {
-  if (find_program("docker").empty())
-    throw UserError("exo run --docker needs Docker: install the docker CLI with the compose plugin, or run without --docker");
-  fs::path file = ws.app.root / "docker-compose.yml";
-  write_file(file, deploy::compose_file(ws.app, ws.services));
-  std::string project = deploy::project_name(ws.app.name);
-  std::vector<std::string> up = {"docker", "compose", "-f", file.string(), "-p", project, "up", "--build"};
-  up.insert(up.end(), only.begin(), only.end());
-  std::printf("Running %s with docker compose (%s)\n\n", ws.app.name.c_str(), display_path(file).c_str());
-  std::fflush(stdout);
-  SpawnOptions o;
-  o.argv = up;
-  int code = run_attached(o);
-  SpawnOptions down;
-  down.argv = {"docker", "compose", "-f", file.string(), "-p", project, "down"};
-  run_attached(down);
-  if (code == 0 || code == 128 + SIGINT || code == 130) {
-    std::puts("  shutting down ...");
-    return 0;
-  }
-  std::fprintf(stderr, "Error: docker compose exited with code %d\n", code);
-  return 1;
-}
-
 Command generate_command() {
   return {"generate", "Generate docker-compose or terraform files", kHelp, run_generate};
 }

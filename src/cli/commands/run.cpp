@@ -3,12 +3,19 @@
 #include "cli/command.hpp"
 #include "cli/options.hpp"
 #include "cli/workspace.hpp"
+#include "common/container_engine.hpp"
 #include "common/error.hpp"
+#include "common/files.hpp"
+#include "common/process.hpp"
+#include "common/text.hpp"
+#include "deploy/compose.hpp"
 #include "runner/runner.hpp"
 
 namespace exo::cli {
 
 namespace {
+
+namespace fs = std::filesystem;
 
 constexpr std::string_view kHelp = R"(Usage: exo run [--only <roles>] [--no-watch] [--port <role>=<port>] [--gateway-port <port>] [--data-dir <dir>] [--bus-nodes <n>] [--docker]
 
@@ -27,10 +34,99 @@ Options:
   --data-dir <dir> keep the services' data there instead of .exosphere/data
   --bus-nodes <n>  run ExoCom as a cluster of n nodes joined through nats-server (with JetStream,
                    its data in the data folder), the services spread over them
-  --docker         run the application with docker compose instead of local processes
+  --docker         run every service, its dependencies and ExoCom in containers (Docker, or Podman
+                   when no Docker daemon answers) built from the services' Dockerfiles; public
+                   services and the gateway are published on 127.0.0.1; no restart on change
 
 This command must be run in the root directory of the application.
 )";
+
+// What `exo run --docker` makes around the supervisor: the images (the project's base images when
+// missing, then one per service from its folder), the application's network, and, when it ends,
+// the removal of every container and the network.
+class ContainerRun {
+ public:
+  ContainerRun(const Workspace& ws, const runner::Toolchain& toolchain, Logger& log) : log_(log) {
+    ContainerEngine engine = find_container_engine();
+    c_.engine = engine.program;
+    c_.podman = engine.podman;
+    c_.network = deploy::project_name(ws.app.name.empty() ? "exosphere" : ws.app.name);
+    c_.exocom_image = std::string("exosphere/exocom:") + EXO_VERSION;
+    base_images(engine, toolchain);
+    for (const auto& ref : ws.app.services) {
+      auto s = ws.services.find(ref.role);
+      if (s == ws.services.end()) continue;  // the supervisor says what is wrong with it
+      std::string image = "exo-run/" + c_.network + "-" + ref.role + ":latest";
+      build(engine, ref.role, image, s->second.dir);
+      c_.images[ref.role] = image;
+      for (const auto& d : s->second.dependencies)
+        if (!d.image.empty()) c_.images[d.name] = d.image + (d.version.empty() ? "" : ":" + d.version);
+    }
+    remove_containers();
+    if (!engine_ok({"network", "inspect", c_.network}) && !engine_ok({"network", "create", c_.network}))
+      throw UserError("could not create the container network '" + c_.network + "' with " + c_.engine);
+  }
+  ~ContainerRun() {
+    remove_containers();
+    engine_ok({"network", "rm", c_.network});
+  }
+  ContainerRun(const ContainerRun&) = delete;
+  const runner::Containers& containers() const { return c_; }
+
+ private:
+  bool engine_ok(std::vector<std::string> args, std::string* out = nullptr) const {
+    SpawnOptions o;
+    o.argv = {c_.engine};
+    o.argv.insert(o.argv.end(), args.begin(), args.end());
+    auto r = run_captured(o, {}, std::chrono::minutes(30));
+    if (out) *out = r.out + r.err;
+    return r.exit_code == 0;
+  }
+
+  // Containers of an earlier run that ended without cleaning up (killed) hold the names.
+  void remove_containers() const {
+    std::string ids;
+    engine_ok({"ps", "-aq", "--filter", "label=exosphere.run=" + c_.network}, &ids);
+    for (const auto& id : split_lines(trim(ids)))
+      if (!trim(id).empty()) engine_ok({"rm", "-f", std::string(trim(id))});
+  }
+
+  void base_images(const ContainerEngine& engine, const runner::Toolchain& toolchain) {
+    std::string version = EXO_VERSION;
+    if (engine.has_image("exosphere/sdk:" + version) && engine.has_image("exosphere/runtime:" + version) &&
+        engine.has_image(c_.exocom_image))
+      return;
+    fs::path script = toolchain.source_root / "docker" / "build-images";
+    if (toolchain.source_root.empty() || !fs::exists(script))
+      throw UserError("the images exosphere/sdk, exosphere/runtime and exosphere/exocom:" + version +
+                      " are missing; build them with docker/build-images in the Exosphere repository");
+    log_.log(kRunRole, "building Exosphere's base images (the first time takes a few minutes) ...");
+    SpawnOptions o;
+    o.argv = {script.string()};
+    o.die_with_parent = true;  // Ctrl-C during a build leaves nothing running
+    int code = run_lines(o, [&](const std::string& line) { log_.log(kRunRole, line); });
+    if (code != 0) throw UserError("docker/build-images failed (exit code " + std::to_string(code) + "); see the lines above");
+  }
+
+  void build(const ContainerEngine& engine, const std::string& role, const std::string& image, const fs::path& dir) {
+    log_.log(kRunRole, "building the image of '" + role + "' ...");
+    SpawnOptions o;
+    o.argv = engine.build();
+    o.die_with_parent = true;
+    o.argv.insert(o.argv.end(), {"-t", image, dir.string()});
+    auto r = run_captured(o, {}, std::chrono::minutes(30));
+    if (r.exit_code == 0) return;
+    std::string out = r.out + r.err;
+    auto lines = split_lines(trim(out));
+    for (size_t i = lines.size() > 30 ? lines.size() - 30 : 0; i < lines.size(); ++i) log_.log(role, std::string(lines[i]));
+    throw UserError("the image of '" + role + "' did not build from " + display_path(dir / "Dockerfile") +
+                    "; the lines above are the end of what " + c_.engine + " said");
+  }
+
+  static constexpr std::string_view kRunRole = "exo-run";
+  runner::Containers c_;
+  Logger& log_;
+};
 
 int run_run(const Args& args) {
   std::vector<std::string> only, ports;
@@ -39,14 +135,13 @@ int run_run(const Args& args) {
   Options("run")
       .list("--only", &only, "roles to show")
       .flag("--no-watch", &no_watch, "do not restart on change")
-      .flag("--docker", &docker, "use docker compose")
+      .flag("--docker", &docker, "run in containers")
       .list("--port", &ports, "role=port")
       .option("--gateway-port", &gateway_port, "gateway port")
       .option("--data-dir", &data_dir, "data folder")
       .option("--bus-nodes", &bus_nodes, "ExoCom nodes")
       .parse(args);
   Workspace ws = load_workspace(std::filesystem::current_path());
-  if (docker) return run_with_docker(ws, only);
   int nodes = 0;
   if (!bus_nodes.empty()) {
     try {
@@ -61,11 +156,14 @@ int run_run(const Args& args) {
     if (!ws.app.find(role) && role != "exocom" && !(nodes && (role == "nats" || role.rfind("exocom-", 0) == 0)))
       throw UserError("--only: '" + role + "' is not a role of this application");
   auto toolchain = runner::find_toolchain();
-  if (toolchain.exocom.empty())
-    throw UserError("cannot find the exocom program next to exo or on PATH; build it (make) or set EXOCOM_BINARY");
   runner::RunOptions options;
   options.only = only;
-  options.watch = !no_watch;
+  options.watch = !no_watch && !docker;
+  if (docker) {
+    if (nodes) throw UserError("--bus-nodes and --docker do not go together yet; run the cluster with local processes");
+  } else if (toolchain.exocom.empty()) {
+    throw UserError("cannot find the exocom program next to exo or on PATH; build it (make) or set EXOCOM_BINARY");
+  }
   options.exocom_binary = toolchain.exocom;
   options.extra_env = toolchain.env();
   auto port_number = [](const std::string& text, const std::string& what) {
@@ -97,6 +195,9 @@ int run_run(const Args& args) {
   if (nodes) roles.push_back("nats");
   for (int i = 1; i <= nodes; ++i) roles.push_back("exocom-" + std::to_string(i));
   Logger log(roles);
+  if (!docker) return runner::run(ws.app, ws.services, options, log);
+  ContainerRun run(ws, toolchain, log);
+  options.containers = run.containers();
   return runner::run(ws.app, ws.services, options, log);
 }
 
