@@ -17,6 +17,31 @@ std::map<std::string, std::string> read_environment(const YamlNode& node) {
   return out;
 }
 
+Scale read_scale(const YamlNode& node, Warnings& warnings) {
+  Scale scale;
+  if (node.is_null()) return scale;
+  node.expect_map();
+  node.warn_unknown({"min", "max", "cpu", "memory", "requests-per-target"}, warnings);
+  auto whole = [&](const char* key, long high, const char* unit) -> int {
+    YamlNode n = node.get(key);
+    auto v = n.integer();
+    if (!v) return 0;
+    if (*v < 1 || *v > high) n.fail("must be from 1 to " + std::to_string(high) + " " + unit);
+    return static_cast<int>(*v);
+  };
+  if (int min = whole("min", 100, "tasks")) scale.min = min;
+  int max = whole("max", 100, "tasks");
+  if (max && max < scale.min) node.get("max").fail("must be at least min (" + std::to_string(scale.min) + ")");
+  scale.max = std::max(scale.min, max);
+  scale.cpu = whole("cpu", 100, "percent (the average CPU use to keep)");
+  scale.memory = whole("memory", 100, "percent (the average memory use to keep)");
+  scale.requests_per_target = whole("requests-per-target", 1000000, "requests a minute per task");
+  if (scale.scales() && !scale.cpu && !scale.memory && !scale.requests_per_target)
+    node.fail("scales from " + std::to_string(scale.min) + " to " + std::to_string(scale.max) +
+              " tasks on nothing; give cpu, memory or requests-per-target");
+  return scale;
+}
+
 HealthCheck read_health_check(const YamlNode& node, Warnings& warnings) {
   HealthCheck hc;
   if (node.is_null()) return hc;
@@ -136,7 +161,7 @@ Service parse_service(const std::string& text, const std::string& file, const st
 
   YamlNode production = doc.get("production");
   production.expect_map();
-  production.warn_unknown({"url", "aws", "health-check", "port", "secrets"}, warnings);
+  production.warn_unknown({"url", "aws", "health-check", "port", "secrets", "scale"}, warnings);
   s.production.where = production.where();
   s.production.url = production.get("url").text();
   s.production.health_check = production.get("health-check").text();
@@ -150,6 +175,7 @@ Service parse_service(const std::string& text, const std::string& file, const st
   if (!s.production.public_port) s.production.public_port = read_port(production.get("port"));
   s.production.cpu = static_cast<int>(aws.get("cpu").integer().value_or(0));
   s.production.memory = static_cast<int>(aws.get("memory").integer().value_or(0));
+  s.production.scale = read_scale(production.get("scale"), warnings);
   return s;
 }
 

@@ -43,6 +43,15 @@ struct RestartPolicy {
   int max_restarts = 5;
 };
 
+// How many tasks of a service run in production, and what makes ECS add or remove some
+// (`production.scale`): target tracking on average CPU and memory use (percent) and, for public
+// services, on requests per task through the load balancer. 0: not tracked.
+struct Scale {
+  int min = 1, max = 1;
+  int cpu = 0, memory = 0, requests_per_target = 0;
+  bool scales() const { return max > min; }
+};
+
 // How the service runs when deployed (`production:` in service.yml, docs/deploy.md).
 struct Production {
   std::string url;           // the public host name of a public service
@@ -50,6 +59,7 @@ struct Production {
   int cpu = 0, memory = 0;   // CPU units (1024 = one vCPU) and MiB
   std::string health_check;  // the load balancer's health-check path
   std::vector<std::string> secrets;  // names of secrets it receives as environment variables
+  Scale scale;
   Location where;
 };
 

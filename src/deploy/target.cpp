@@ -167,12 +167,16 @@ DeployTarget deploy_target(const config::Application& app, const std::map<std::s
     st.url = p.url;
     st.environment = s.environment;
     st.secrets = p.secrets;
+    st.scale = p.scale;
     config::Location where = p.where.file.empty() ? config::Location{s.file, 0, ""} : p.where;
     if (where.line == 0) where.file = s.file;
     if (!st.cpu) problems.missing(where, "production.aws.cpu", "CPU units for its container, like 256 (1024 = one vCPU)");
     if (!st.memory) problems.missing(where, "production.aws.memory", "memory for its container in MiB, like 512");
     if (st.is_public && !st.port)
       problems.missing(where, "production.aws.public-port", "the port its server listens on, like 3000");
+    if (!st.is_public && st.scale.requests_per_target)
+      problems.add(where, "production.scale.requests-per-target: '" + ref.role +
+                              "' is private, so no load balancer counts its requests; scale it on cpu or memory");
     if (!modules.insert(st.module).second || !short_names.insert(st.short_name).second)
       problems.add(ref.where, "role '" + ref.role + "' gives the same AWS names as another role; rename one of them");
     if (st.slug.empty()) problems.add(ref.where, "role '" + ref.role + "' cannot form AWS resource names");

@@ -25,6 +25,7 @@ struct ServiceTarget {
   std::string url;  // production.url (environments may override it)
   std::map<std::string, std::string> environment;  // from service.yml
   std::vector<std::string> secrets;                // production.secrets
+  config::Scale scale;                             // production.scale
 };
 
 // One environment of `environments:` with everything deploy needs from it.

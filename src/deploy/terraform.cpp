@@ -242,6 +242,17 @@ std::string services_tf(const DeployTarget& t) {
       w.attribute("load_balanced", "true");
       w.attribute("target_group_arn", "module.lb_" + s.module + ".target_group_arn");
     }
+    const config::Scale& scale = s.scale;
+    if (scale.min != 1 || scale.max != 1) {
+      w.attribute("min_count", std::to_string(scale.min));
+      w.attribute("max_count", std::to_string(scale.max));
+    }
+    if (scale.scales() && scale.cpu) w.attribute("scale_on_cpu", std::to_string(scale.cpu));
+    if (scale.scales() && scale.memory) w.attribute("scale_on_memory", std::to_string(scale.memory));
+    if (scale.scales() && scale.requests_per_target) {
+      w.attribute("scale_on_requests", std::to_string(scale.requests_per_target));
+      w.attribute("lb_resource_label", "module.lb_" + s.module + ".resource_label");
+    }
     w.attribute("execution_role_arn", "module.execution_role.arn");
     w.attribute("secrets", "var.secrets[" + hcl_string(s.role) + "]");
     w.attribute("secrets_arn_prefix", "module.execution_role.secrets_arn_prefix");

@@ -93,6 +93,12 @@ const BadInput kBadInputs[] = {
      "web/service.yml:3: startup.health-check.http: must be a path starting with '/', like /status"},
     {"memory_not_a_number", "service", "production:\n  aws:\n    memory: lots\n",
      "web/service.yml:3: production.aws.memory: expected a whole number, found 'lots'"},
+    {"scale_max_below_min", "service", "production:\n  scale:\n    min: 3\n    max: 2\n    cpu: 50\n",
+     "web/service.yml:4: production.scale.max: must be at least min (3)"},
+    {"scale_on_nothing", "service", "production:\n  scale:\n    min: 1\n    max: 4\n",
+     "web/service.yml:2: production.scale: scales from 1 to 4 tasks on nothing; give cpu, memory or requests-per-target"},
+    {"scale_cpu_out_of_range", "service", "production:\n  scale: {max: 4, cpu: 150}\n",
+     "web/service.yml:2: production.scale.cpu: must be from 1 to 100 percent (the average CPU use to keep)"},
 };
 
 class BadConfig : public ::testing::TestWithParam<BadInput> {};

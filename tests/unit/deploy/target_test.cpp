@@ -103,6 +103,22 @@ TEST(DeployTarget, CarriesWhatDeployNeeds) {
   EXPECT_EQ(staging.state_bucket("111122223333"), "shop-staging-state");
 }
 
+// Requests per task come from a load balancer: only public services have one.
+TEST(DeployTarget, APrivateServiceCannotScaleOnRequests) {
+  auto s = services();
+  for (auto& [role, svc] : s)
+    if (role != "web") svc.production.scale = {1, 3, 0, 0, 500};
+  try {
+    deploy_target(app(kApp), s);
+    FAIL() << "accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("production.scale.requests-per-target: 'worker' is private, so no load balancer "
+                                         "counts its requests; scale it on cpu or memory"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(DeployTarget, TheGatewayAnswersOnExocomOfTheDomainUnlessGivenAUrl) {
   std::string yml = kApp;
   yml.replace(yml.find("services:"), 9, "dependencies:\n  - type: exocom\n    gateway: {role: browser, port: 4100}\nservices:");

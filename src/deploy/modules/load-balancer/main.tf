@@ -188,3 +188,13 @@ output "target_group_arn" {
 output "security_group_id" {
   value = aws_security_group.main.id
 }
+
+output "resource_label" {
+  description = "The load balancer and target group as Application Auto Scaling names them (requests per target)."
+  value       = "${aws_lb.main.arn_suffix}/${aws_lb_target_group.main.arn_suffix}"
+}
+
+output "arn_suffix" {
+  description = "The load balancer in CloudWatch metrics (dimension LoadBalancer)."
+  value       = aws_lb.main.arn_suffix
+}

@@ -68,9 +68,52 @@ variable "target_group_arn" {
   default     = ""
 }
 
-variable "desired_count" {
-  type    = number
-  default = 1
+variable "min_count" {
+  description = "The fewest tasks; also how many run when nothing scales."
+  type        = number
+  default     = 1
+}
+
+variable "max_count" {
+  description = "The most tasks Application Auto Scaling may run."
+  type        = number
+  default     = 1
+}
+
+variable "scale_on_cpu" {
+  description = "Average CPU use (percent) that target tracking keeps; 0: not tracked."
+  type        = number
+  default     = 0
+}
+
+variable "scale_on_memory" {
+  description = "Average memory use (percent) that target tracking keeps; 0: not tracked."
+  type        = number
+  default     = 0
+}
+
+variable "scale_on_requests" {
+  description = "Requests a minute per task, through the load balancer, that target tracking keeps; 0: not tracked."
+  type        = number
+  default     = 0
+}
+
+variable "lb_resource_label" {
+  description = "The load balancer's target group as Application Auto Scaling names it, when scale_on_requests."
+  type        = string
+  default     = ""
+}
+
+locals {
+  # The cluster's name is the last part of its ARN.
+  cluster_name = element(split("/", var.cluster_id), 1)
+  tracking = {
+    for name, policy in {
+      cpu      = { target = var.scale_on_cpu, metric = "ECSServiceAverageCPUUtilization", label = null }
+      memory   = { target = var.scale_on_memory, metric = "ECSServiceAverageMemoryUtilization", label = null }
+      requests = { target = var.scale_on_requests, metric = "ALBRequestCountPerTarget", label = var.lb_resource_label }
+    } : name => policy if policy.target > 0 && var.max_count > var.min_count
+  }
 }
 
 data "aws_region" "current" {}
@@ -109,7 +152,7 @@ resource "aws_ecs_service" "main" {
   name                              = var.role
   cluster                           = var.cluster_id
   task_definition                   = aws_ecs_task_definition.main.arn
-  desired_count                     = var.desired_count
+  desired_count                     = var.min_count
   health_check_grace_period_seconds = var.load_balanced ? 60 : null
 
   capacity_provider_strategy {
@@ -130,4 +173,48 @@ resource "aws_ecs_service" "main" {
       container_port   = var.container_port
     }
   }
+
+  # Application Auto Scaling owns the task count within min_count..max_count.
+  lifecycle {
+    ignore_changes = [desired_count]
+  }
+}
+
+# Every service registers its range, so a new min_count takes effect even when nothing scales.
+resource "aws_appautoscaling_target" "main" {
+  service_namespace  = "ecs"
+  resource_id        = "service/${local.cluster_name}/${aws_ecs_service.main.name}"
+  scalable_dimension = "ecs:service:DesiredCount"
+  min_capacity       = var.min_count
+  max_capacity       = var.max_count
+}
+
+# Target tracking: ECS adds tasks quickly when a tracked figure is above its target and removes
+# them slowly when below; the cluster's capacity provider adds and removes machines to fit.
+resource "aws_appautoscaling_policy" "main" {
+  for_each           = local.tracking
+  name               = "${var.name}-${each.key}"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.main.service_namespace
+  resource_id        = aws_appautoscaling_target.main.resource_id
+  scalable_dimension = aws_appautoscaling_target.main.scalable_dimension
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = each.value.target
+    scale_out_cooldown = 60
+    scale_in_cooldown  = 300
+
+    predefined_metric_specification {
+      predefined_metric_type = each.value.metric
+      resource_label         = each.value.label
+    }
+  }
+}
+
+output "service_name" {
+  value = aws_ecs_service.main.name
+}
+
+output "cluster_name" {
+  value = local.cluster_name
 }

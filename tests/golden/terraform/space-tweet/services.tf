@@ -25,6 +25,11 @@ module "service_web" {
   container_port     = 3000
   load_balanced      = true
   target_group_arn   = module.lb_web.target_group_arn
+  min_count          = 2
+  max_count          = 6
+  scale_on_cpu       = 60
+  scale_on_requests  = 1000
+  lb_resource_label  = module.lb_web.resource_label
   execution_role_arn = module.execution_role.arn
   secrets            = var.secrets["web"]
   secrets_arn_prefix = module.execution_role.secrets_arn_prefix

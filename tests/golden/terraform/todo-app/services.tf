@@ -88,6 +88,10 @@ module "service_api" {
   image              = var.images["api"]
   cpu                = 512
   memory             = 1024
+  min_count          = 1
+  max_count          = 4
+  scale_on_cpu       = 70
+  scale_on_memory    = 80
   execution_role_arn = module.execution_role.arn
   secrets            = var.secrets["api"]
   secrets_arn_prefix = module.execution_role.secrets_arn_prefix
