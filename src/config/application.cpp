@@ -208,13 +208,19 @@ Application parse_application(const std::string& text, const std::string& file, 
   envs.expect_map();
   for (const auto& [name, env] : envs.entries()) {
     env.expect_map();
-    env.warn_unknown({"domain", "providers", "secrets", "urls", "exocom"}, warnings);
+    env.warn_unknown({"domain", "providers", "secrets", "urls", "exocom", "alerts"}, warnings);
     Environment e;
     e.name = name;
     e.where = env.where();
     e.domain = env.get("domain").text();
     e.secrets = read_secret_names(env.get("secrets"));
     e.exocom = read_exocom(env.get("exocom"));
+    YamlNode alerts = env.get("alerts");
+    alerts.expect_map();
+    alerts.warn_unknown({"email"}, warnings);
+    e.alert_email = alerts.get("email").text();
+    if (!e.alert_email.empty() && (e.alert_email.find('@') == std::string::npos || e.alert_email.find(' ') != std::string::npos))
+      alerts.get("email").fail("'" + e.alert_email + "' is not an email address");
     YamlNode urls = env.get("urls");
     urls.expect_map();
     for (const auto& [role, url] : urls.entries()) {

@@ -73,6 +73,7 @@ struct Environment {
   std::vector<std::string> secrets;         // given to every service, from SSM Parameter Store
   std::map<std::string, std::string> urls;  // role → host name, overriding production.url (and the gateway's)
   ExocomDeployment exocom;
+  std::string alert_email;                  // alerts.email: subscribed to the alarms
   Location where;
 };
 

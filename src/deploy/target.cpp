@@ -192,6 +192,7 @@ DeployTarget deploy_target(const config::Application& app, const std::map<std::s
     e.secrets = env.secrets;
     e.dockerhub_namespace = env.dockerhub_namespace;
     e.exocom_nodes = env.exocom.nodes;
+    e.alert_email = env.alert_email;
     std::string key = "environments." + env.name;
     std::string env_slug = slug(env.name);
     if (env_slug.empty() || !config::valid_role_name(env.name))

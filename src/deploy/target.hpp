@@ -35,6 +35,7 @@ struct EnvironmentTarget {
   std::string remote_state_store;  // empty: `state_bucket` derives it
   std::string public_instance_type, private_instance_type;
   int exocom_nodes = 1;                     // ExoCom tasks; 2 or more: a cluster joined through NATS
+  std::string alert_email;                  // subscribed to the alarms; empty: nobody
   std::vector<std::string> secrets;         // given to every service
   std::map<std::string, std::string> urls;  // public role (and the gateway role) → host name
   std::string name_prefix;                  // at most 22 characters: prefixes every AWS name

@@ -192,6 +192,7 @@ std::string main_tf(const DeployTarget& t) {
   w.attribute("execution_role_arn", "module.execution_role.arn");
   w.blank();
   w.attribute("nodes", "var.exocom_nodes");
+  w.attribute("metrics_application", "var.name_prefix");
   w.attribute("cluster_urls", "module.nats.client_urls");
   w.attribute("cluster_name", "var.name_prefix");
   if (t.gateway) {
@@ -272,6 +273,36 @@ std::string services_tf(const DeployTarget& t) {
   return w.str();
 }
 
+// The dashboard and the alarms, over every service, its load balancer and ExoCom.
+std::string monitoring_tf(const DeployTarget& t) {
+  HclWriter w;
+  header(w);
+  w.comment("A CloudWatch dashboard and alarms to one SNS topic (docs/deploy.md, \"Dashboard and alarms\").");
+  w.open("module \"monitoring\"");
+  w.attribute("source", "\"./modules/monitoring\"");
+  w.attribute("name", "var.name_prefix");
+  w.attribute("application", "var.name_prefix");
+  w.attribute("alert_email", "var.alert_email");
+  w.blank();
+  w.open_object("public_services");
+  for (const auto& s : t.services)
+    if (s.is_public)
+      w.attribute(hcl_key(s.role), "{ load_balancer = module.lb_" + s.module + ".arn_suffix, target_group = module.lb_" +
+                                       s.module + ".target_group_arn_suffix }");
+  w.close_object();
+  w.open_object("services");
+  for (const auto& s : t.services) {
+    std::string m = "module.service_" + s.module;
+    w.attribute(hcl_key(s.role), "{ cluster = " + m + ".cluster_name, service = " + m + ".service_name, max_count = " +
+                                     std::to_string(s.scale.max) + ", scales = " + (s.scale.scales() ? "true" : "false") +
+                                     " }");
+  }
+  w.close_object();
+  w.attribute("exocom", "{ cluster = module.exocom_cluster.cluster_name, service = module.exocom.service_name }");
+  w.close();
+  return w.str();
+}
+
 void variable(HclWriter& w, std::string_view name, std::string_view type, std::string_view description,
               std::string_view default_value = {}) {
   w.blank();
@@ -296,6 +327,7 @@ std::string variables_tf() {
   variable(w, "private_instance_type", "string", "EC2 instance type of the private cluster.", "\"t3.small\"");
   variable(w, "exocom_nodes", "number",
            "ExoCom nodes (1 to 9); 2 or more form a cluster joined through three NATS servers.", "1");
+  variable(w, "alert_email", "string", "Receives the alarms (alerts.email of the environment); empty: nobody.", "\"\"");
   variable(w, "ssl_certificate_arn", "string", "An ACM certificate for the public URLs; empty: one is requested per URL.", "\"\"");
   variable(w, "urls", "map(string)", "Each public role's host name, and the host name of ExoCom's gateway.");
   variable(w, "secrets", "map(list(string))", "Each role's secrets: names under secrets_path.");
@@ -320,6 +352,11 @@ std::string outputs_tf(const DeployTarget& t) {
   w.close_object();
   w.close();
   w.blank();
+  w.open("output \"dashboard\"");
+  w.attribute("description", hcl_string("The environment's CloudWatch dashboard."));
+  w.attribute("value", "module.monitoring.dashboard_url");
+  w.close();
+  w.blank();
   w.open("output \"exocom_host\"");
   w.attribute("description", hcl_string("ExoCom's address inside the network."));
   w.attribute("value", "module.exocom.host");
@@ -330,6 +367,7 @@ std::string outputs_tf(const DeployTarget& t) {
 std::string var_file(const DeployTarget& t, const EnvironmentTarget& e) {
   json::object v;  // keys in sorted order: the file reads like a table
   v["account_id"] = e.account_id;
+  v["alert_email"] = e.alert_email;
   v["aws_region"] = e.region;
   v["domain"] = e.domain;
   v["env"] = e.name;
@@ -375,6 +413,7 @@ std::map<std::string, std::string> terraform_files(const DeployTarget& target) {
   files["services.tf"] = services_tf(target);
   files["variables.tf"] = variables_tf();
   files["outputs.tf"] = outputs_tf(target);
+  files["monitoring.tf"] = monitoring_tf(target);
   for (const auto& e : target.environments) files[var_file_name(e)] = var_file(target, e);
   return files;
 }

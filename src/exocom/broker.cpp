@@ -1086,6 +1086,32 @@ std::string Broker::status_json() const {
                               {"roles", roles}});
 }
 
+std::string Broker::metrics_record(std::string_view application, int64_t timestamp_ms) {
+  auto sum = [](const std::map<std::string, uint64_t>& by_reason) {
+    uint64_t n = 0;
+    for (const auto& [reason, count] : by_reason) n += count;
+    return n;
+  };
+  uint64_t routed = 0, held = 0;
+  for (const auto& r : roles_) {
+    routed += r->delivered;
+    held += r->buffer.size();
+  }
+  Reported now{routed, sum(metrics_.refused), metrics_.buffered, sum(metrics_.dropped)};
+  std::string out = fmt::format(
+      R"({{"_aws":{{"Timestamp":{},"CloudWatchMetrics":[{{"Namespace":"Exosphere/ExoCom","Dimensions":[["Application"]],)"
+      R"("Metrics":[{{"Name":"MessagesRouted","Unit":"Count"}},{{"Name":"MessagesRefused","Unit":"Count"}},)"
+      R"({{"Name":"MessagesBuffered","Unit":"Count"}},{{"Name":"MessagesDropped","Unit":"Count"}},)"
+      R"({{"Name":"MessagesHeld","Unit":"Count"}}]}}]}},"Application":)",
+      timestamp_ms);
+  wire::append_json_string(out, application);
+  out += fmt::format(R"(,"MessagesRouted":{},"MessagesRefused":{},"MessagesBuffered":{},"MessagesDropped":{},"MessagesHeld":{}}})",
+                     now.routed - reported_.routed, now.refused - reported_.refused, now.buffered - reported_.buffered,
+                     now.dropped - reported_.dropped, held);
+  reported_ = now;
+  return out;
+}
+
 std::string Broker::metrics_text() const {
   std::string out;
   auto counter = [&](std::string_view name, std::string_view help) {

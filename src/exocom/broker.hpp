@@ -140,6 +140,9 @@ class Broker {
   std::string status_json() const;
   std::string metrics_text() const;
   Metrics& metrics() { return metrics_; }
+  // One line of CloudWatch Embedded Metric Format: the counts since the previous call, and the
+  // messages held now. `timestamp_ms` is wall-clock time.
+  std::string metrics_record(std::string_view application, int64_t timestamp_ms);
   size_t connections() const { return peers_.size(); }
   size_t buffered_messages() const;
 
@@ -277,6 +280,9 @@ class Broker {
   // The end of a delivery someone waits for: a receipt for a client, a confirmation for a node.
   void finish_ticket(Ticket ticket);
   Custody custody_;
+  struct Reported {
+    uint64_t routed = 0, refused = 0, buffered = 0, dropped = 0;
+  } reported_;  // the counts the last metrics record covered
   std::function<void(bool urgent)> receipts_due_;
   std::unordered_map<uint64_t, Ticket> storing_;  // copy key → the sender's ticket, done once stored
   std::vector<std::unique_ptr<RoleState>> roles_;

@@ -53,6 +53,10 @@ int run(int argc, char** argv) {
   app.add_flag("--dev-open", options.dev_open, "accept any role and learn its routes from its registration");
   app.add_flag("--log-payloads", options.log_payloads, "print each delivered payload");
   app.add_flag("--quiet", options.quiet, "no message trace, only warnings and errors");
+  app.add_option("--cloudwatch-metrics", options.metrics_application,
+                 "print message counts as CloudWatch metrics (Embedded Metric Format) for this application");
+  int metrics_seconds = 60;
+  app.add_option("--metrics-interval", metrics_seconds, "seconds between two lines of --cloudwatch-metrics (default 60)");
   app.add_option("--log-format", log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
   app.add_option("--max-message-size", lim.max_message_bytes, "largest message in bytes (default 1 MiB)");
   app.add_option("--send-queue-bytes", lim.send_queue_bytes, "per connection; beyond it a slow consumer is cut off");
@@ -97,6 +101,8 @@ int run(int argc, char** argv) {
   lim.idle_timeout = std::chrono::seconds(idle);
   lim.register_timeout = std::chrono::seconds(register_timeout);
   options.log_format = log_format == "json" ? exocom::LogFormat::json : exocom::LogFormat::text;
+  if (metrics_seconds < 1) throw UserError("--metrics-interval must be at least 1 second");
+  options.metrics_interval = std::chrono::seconds(metrics_seconds);
 
   if (port_text.empty()) {
     const char* env = std::getenv("PORT");

@@ -33,6 +33,11 @@ struct Options {
   bool log_payloads = false;  // print each delivered payload under its trace line
   bool quiet = false;         // no trace lines, only warnings and errors
   LogFormat log_format = LogFormat::text;
+  // With a name: every `metrics_interval`, one line of CloudWatch Embedded Metric Format with the
+  // messages routed, refused, buffered and dropped since the last line and those held now,
+  // under the dimension Application=<name> (docs/deploy.md, "Dashboard and alarms").
+  std::string metrics_application;
+  std::chrono::seconds metrics_interval = 60s;
 };
 
 }  // namespace exo::exocom

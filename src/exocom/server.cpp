@@ -136,6 +136,7 @@ struct Server::Impl {
   bool accept_failing = false;
   bool shutting_down = false;
   Clock::time_point shutdown_started;
+  Clock::time_point next_metrics{};  // of the CloudWatch metrics line; unset until the first tick
   int exit_code = 0;
 
   // Receipts go out a few milliseconds after a message is accepted, so a client sending one message
@@ -220,6 +221,14 @@ struct Server::Impl {
       if (ec) return;
       auto now = Clock::now();
       broker.tick(now);
+      if (next_metrics == Clock::time_point{}) next_metrics = now + options.metrics_interval;
+      if (!options.metrics_application.empty() && now >= next_metrics) {
+        next_metrics = now + options.metrics_interval;
+        log.record(broker.metrics_record(options.metrics_application,
+                                         std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count()));
+      }
       std::vector<std::shared_ptr<Connection>> all;
       all.reserve(connections.size());
       for (auto& [id, c] : connections) all.push_back(c);

@@ -29,6 +29,10 @@ void TraceLog::line(std::string_view level, std::string_view text) {
 }
 
 void TraceLog::info(std::string_view text) { line("info", text); }
+void TraceLog::record(std::string_view json_line) {
+  buffer_ += json_line;
+  buffer_ += '\n';
+}
 void TraceLog::warning(std::string_view text) { line("warning", text); }
 void TraceLog::error(std::string_view text) { line("error", text); }
 

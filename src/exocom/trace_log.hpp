@@ -16,6 +16,8 @@ class TraceLog {
  public:
   TraceLog(const Options& options, std::FILE* out = stdout);
   void info(std::string_view text);
+  // A line of JSON exactly as given, in either format (CloudWatch reads metrics from such lines).
+  void record(std::string_view json_line);
   void warning(std::string_view text);
   void error(std::string_view text);
   // One delivered message: sender, the name it sent, the name the receiver got, the receiver.

@@ -59,7 +59,8 @@ TEST_P(GoldenTerraform, MatchesTheGoldenFiles) {
   EXPECT_EQ(expected, files_under(golden)) << "generated files and golden files differ";
   EXPECT_EQ(files_under(app / "terraform/modules"),
             (std::vector<std::string>{"ecs-cluster/main.tf", "execution-role/main.tf", "exocom/main.tf",
-                                      "load-balancer/main.tf", "nats/main.tf", "network/main.tf", "service/main.tf"}));
+                                      "load-balancer/main.tf", "monitoring/main.tf", "nats/main.tf", "network/main.tf",
+                                      "service/main.tf"}));
 }
 
 TEST_P(GoldenTerraform, IsFormattedAsTerraformFmtWould) {

@@ -653,3 +653,33 @@ INSTANTIATE_TEST_SUITE_P(Bus, ExocomInstances, ::testing::Values(BusKind::single
 INSTANTIATE_TEST_SUITE_P(Bus, ExocomBuffer, ::testing::Values(BusKind::single, BusKind::cluster), kind_name);
 INSTANTIATE_TEST_SUITE_P(Bus, ExocomSecurity, ::testing::Values(BusKind::single, BusKind::cluster), kind_name);
 INSTANTIATE_TEST_SUITE_P(Bus, ExocomLog, ::testing::Values(BusKind::single, BusKind::cluster), kind_name);
+
+// In AWS, ExoCom's log lines go to CloudWatch Logs, which turns lines in Embedded Metric Format
+// into metrics: the dashboard's and the alarms' ExoCom figures.
+TEST(ExocomMetrics, CloudWatchLinesCountWhatHappenedSinceTheLastOne) {
+  Exocom bus(R"({"web":{"sends":["ping"]},"pinger":{"receives":["ping"]}})",
+             {"--cloudwatch-metrics", "space-tweet", "--metrics-interval", "1"});
+  auto web = WsClient::connect(bus.port());
+  web.register_as("web");
+  auto pinger = WsClient::connect(bus.port());
+  pinger.register_as("pinger");
+  ASSERT_NE(bus.output().wait_for("'pinger' registered"), std::string::npos);
+  web.send_message("ping", "web", "{}");
+  web.send_message("ping", "web", "{}");
+  web.send_message("pong", "web", "{}");  // web may not send pong: refused
+  ASSERT_TRUE(pinger.receive_named("ping"));
+  ASSERT_TRUE(pinger.receive_named("ping"));
+  size_t at = bus.output().wait_for("\"MessagesRouted\":2", 5s);
+  ASSERT_NE(at, std::string::npos) << bus.output().text();
+  std::string text = bus.output().text();
+  size_t start = text.rfind('\n', at) + 1;
+  json::object line = json::parse(text.substr(start, text.find('\n', at) - start)).as_object();
+  auto& directive = line.at("_aws").at("CloudWatchMetrics").as_array().at(0).as_object();
+  EXPECT_EQ(directive.at("Namespace"), "Exosphere/ExoCom");
+  EXPECT_EQ(line.at("Application"), "space-tweet");
+  EXPECT_EQ(line.at("MessagesRefused"), 1);
+  EXPECT_EQ(line.at("MessagesHeld"), 0);
+  EXPECT_GT(line.at("_aws").at("Timestamp").to_number<int64_t>(), 1'700'000'000'000);
+  // The next line counts from there: nothing happened since.
+  EXPECT_NE(bus.output().wait_for("\"MessagesRouted\":0", 5s, at), std::string::npos) << bus.output().text();
+}

@@ -73,6 +73,8 @@ const BadInput kBadInputs[] = {
      "application.yml:7: services.private.tweets.message-translation[0]: expected {public: <name>, internal: <name>}, found a text value"},
     {"depends_on_unknown_role", "app", "name: foo\nservices:\n  public:\n    web: {location: ./w, depends-on: [db]}\n",
      "application.yml:4: services.public.web: depends on 'db', which is not a role of this application"},
+    {"alert_email_not_an_address", "app", "name: foo\nservices: {}\nenvironments:\n  production:\n    alerts: {email: ops at example.com}\n",
+     "application.yml:5: environments.production.alerts.email: 'ops at example.com' is not an email address"},
     {"environments_is_a_list", "app", "name: foo\nservices: {}\nenvironments:\n  - production\n",
      "application.yml:3: environments: expected a map of keys, found a list"},
     {"service_invalid_yaml", "service", "type: web\nmessages: [\n", "web/service.yml:3: invalid YAML: ..."},

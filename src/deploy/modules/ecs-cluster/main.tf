@@ -201,6 +201,10 @@ resource "aws_ecs_cluster_capacity_providers" "main" {
   }
 }
 
+output "cluster_name" {
+  value = aws_ecs_cluster.main.name
+}
+
 output "cluster_id" {
   value = aws_ecs_cluster.main.id
 }

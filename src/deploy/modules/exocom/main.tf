@@ -80,6 +80,11 @@ variable "cluster_name" {
   default     = ""
 }
 
+variable "metrics_application" {
+  description = "The Application dimension of ExoCom's CloudWatch metrics (namespace Exosphere/ExoCom)."
+  type        = string
+}
+
 variable "gateway_enabled" {
   description = "Whether browsers reach ExoCom's gateway through a load balancer (known at plan time)."
   type        = bool
@@ -179,6 +184,8 @@ resource "aws_ecs_task_definition" "main" {
       # Several nodes: each is named by its host name and process id (unique per task in awsvpc
       # mode); every NATS server keeps a copy of the messages they hold.
       local.clustered ? ["--cluster-name", var.cluster_name, "--held-replicas", "3"] : [],
+      # Once a minute, message counts as CloudWatch metrics (Embedded Metric Format log lines).
+      ["--cloudwatch-metrics", var.metrics_application],
     )
     portMappings = concat(
       [{ containerPort = var.port, protocol = "tcp" }],
@@ -261,6 +268,10 @@ resource "aws_ecs_service" "main" {
       container_port   = var.gateway_port
     }
   }
+}
+
+output "service_name" {
+  value = aws_ecs_service.main.name
 }
 
 output "host" {

@@ -198,3 +198,8 @@ output "arn_suffix" {
   description = "The load balancer in CloudWatch metrics (dimension LoadBalancer)."
   value       = aws_lb.main.arn_suffix
 }
+
+output "target_group_arn_suffix" {
+  description = "The target group in CloudWatch metrics (dimension TargetGroup)."
+  value       = aws_lb_target_group.main.arn_suffix
+}

@@ -50,6 +50,12 @@ variable "exocom_nodes" {
   default     = 1
 }
 
+variable "alert_email" {
+  description = "Receives the alarms (alerts.email of the environment); empty: nobody."
+  type        = string
+  default     = ""
+}
+
 variable "ssl_certificate_arn" {
   description = "An ACM certificate for the public URLs; empty: one is requested per URL."
   type        = string

@@ -127,9 +127,10 @@ module "exocom" {
   namespace_name            = aws_service_discovery_private_dns_namespace.internal.name
   execution_role_arn        = module.execution_role.arn
 
-  nodes        = var.exocom_nodes
-  cluster_urls = module.nats.client_urls
-  cluster_name = var.name_prefix
+  nodes               = var.exocom_nodes
+  metrics_application = var.name_prefix
+  cluster_urls        = module.nats.client_urls
+  cluster_name        = var.name_prefix
 
   # The routing table: what each role sends and receives.
   service_data = <<-EOT

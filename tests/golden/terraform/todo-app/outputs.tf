@@ -14,6 +14,11 @@ output "urls" {
   }
 }
 
+output "dashboard" {
+  description = "The environment's CloudWatch dashboard."
+  value       = module.monitoring.dashboard_url
+}
+
 output "exocom_host" {
   description = "ExoCom's address inside the network."
   value       = module.exocom.host
