@@ -4,7 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,12 +17,18 @@ const engine = dockerWorks ? 'docker' : 'podman';
 const run = (...args) => execFileSync(engine, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 const tryRun = (...args) => spawnSync(engine, args, { encoding: 'utf8' });
 
-// The C++ services of the repository, by the role they play in the test.
+// What `exo add` writes from each shipped template, in an application of its own.
+const exo = process.env.EXO_BINARY;
+const scaffold = mkdtempSync(join(tmpdir(), 'exo-images-'));
+const templates = ['exoservice-cpp', 'exoservice-cpp-mongodb', 'htmlserver-cpp'];
+
+// The C++ services of the repository and the templates' services, by the role they play in the test.
 const services = [
-  { name: 'users-service', dir: 'services/users-service', role: 'users' },
-  { name: 'tweets-service', dir: 'services/tweets-service', role: 'tweets' },
-  { name: 'mongodb-service', dir: 'services/mongodb-service', role: 'mongo' },
-  { name: 'space-tweet-web', dir: 'examples/space-tweet/web-server', role: 'web' },
+  ...templates.map((t) => ({ name: `template-${t}`, dir: join(scaffold, 'app', t.replace(/-/g, '')), role: t.replace(/-/g, '') })),
+  { name: 'users-service', dir: join(root, 'services/users-service'), role: 'users' },
+  { name: 'tweets-service', dir: join(root, 'services/tweets-service'), role: 'tweets' },
+  { name: 'mongodb-service', dir: join(root, 'services/mongodb-service'), role: 'mongo' },
+  { name: 'space-tweet-web', dir: join(root, 'examples/space-tweet/web-server'), role: 'web' },
 ];
 const tag = (name) => `exo-images-test/${name}:latest`;
 const network = `exo-images-test-${process.pid}`;
@@ -65,6 +72,15 @@ function logs(name) {
 }
 
 before(() => {
+  assert.ok(exo, 'EXO_BINARY names the exo to scaffold with');
+  mkdirSync(join(scaffold, 'app'));
+  writeFileSync(join(scaffold, 'app', 'application.yml'), 'name: app\nservices:\n  public:\n  private:\n');
+  for (const t of templates) {
+    const role = t.replace(/-/g, '');
+    execFileSync(exo, ['add', `--service-role=${role}`, `--service-type=${role}`, '--description=a thing', '--author=me',
+                       `--template-name=${t}`, '--model-name=note', '--protection-level=private'],
+                 { cwd: join(scaffold, 'app'), stdio: 'ignore' });
+  }
   execFileSync(join(root, 'docker', 'build-images'), { stdio: ['ignore', 'inherit', 'inherit'] });
   run('network', 'create', network);
 });
@@ -73,6 +89,7 @@ after(() => {
   for (const name of started) tryRun('rm', '-f', name);
   tryRun('network', 'rm', network);
   tryRun('image', 'prune', '-f');  // the images these builds replaced
+  rmSync(scaffold, { recursive: true, force: true });
 });
 
 test('exocom image: unprivileged, healthy on /status, published on loopback', async () => {
@@ -86,7 +103,7 @@ test('exocom image: unprivileged, healthy on /status, published on loopback', as
 
 for (const s of services) {
   test(`${s.name} image: builds from its folder, unprivileged, healthy once registered, stops within 2 s`, async () => {
-    const built = tryRun('build', ...(engine === 'podman' ? ['--format', 'docker'] : []), '-t', tag(s.name), join(root, s.dir));
+    const built = tryRun('build', ...(engine === 'podman' ? ['--format', 'docker'] : []), '-t', tag(s.name), s.dir);
     assert.equal(built.status, 0, `${s.name} did not build:\n${built.stdout}\n${built.stderr}`);
     const name = `svc-${s.role}`;
     start(name, tag(s.name), { ROLE: s.role, EXOCOM_HOST: 'exocom', EXOCOM_PORT: '80' });
