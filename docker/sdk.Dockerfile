@@ -1,10 +1,11 @@
 # exosphere/sdk:<version>: Debian 12 with the C++ toolchain, the Exosphere SDK and the exocom binary
-# installed: the build stage of every C++ service's production image and of exosphere/exocom.
+# installed, and Node.js with npm and the JavaScript client (/exosphere/clients/js): the build stage
+# of every service's production image and of exosphere/exocom.
 #   docker build -f docker/sdk.Dockerfile -t exosphere/sdk:0.1.0 .
 FROM debian:bookworm
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      cmake ninja-build g++ make pkg-config ca-certificates \
+      cmake ninja-build g++ make pkg-config ca-certificates nodejs npm \
       libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
       libyaml-cpp-dev libcli11-dev libfmt-dev libkainjow-mustache-dev \
       libsqlite3-dev libpq-dev libmongoc-dev libsodium-dev libnats-dev libgtest-dev libgmock-dev \

@@ -4,7 +4,9 @@
 
 const WebSocketImpl = globalThis.WebSocket ?? (await import('ws')).default;
 
-const newId = () => globalThis.crypto.randomUUID();
+// Node.js 18 (Debian 12's) has Web Crypto only under node:crypto.
+const webCrypto = globalThis.crypto ?? (await import('node:crypto')).webcrypto;
+const newId = () => webCrypto.randomUUID();
 
 export class ExosphereError extends Error {
   constructor(status, message) {
@@ -63,6 +65,7 @@ export class Relay {
     this.closed = false;
     this.onOnline = [];
     this.onOffline = [];
+    this.statusListeners = []; // (online) on every change: registered, connection lost, closed
     this.unknown = (m) => this.log(`received '${m.name}' from '${m.sender}', which this service does not handle; ignored`);
   }
 
@@ -139,6 +142,7 @@ export class Relay {
     socket.onclose = () => {
       const wasOnline = this.online;
       this.online = false;
+      if (wasOnline) this.tellStatus(false);
       if (this.closed) return;
       if (wasOnline) {
         this.log(`lost the connection to ExoCom at ${this.url}; reconnecting`);
@@ -164,9 +168,17 @@ export class Relay {
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 
+  // Calls `listener(online)` whenever the relay goes online or offline.
+  onStatus(listener) { this.statusListeners.push(listener); }
+
+  tellStatus(online) {
+    for (const listener of this.statusListeners) listener(online);
+  }
+
   goOnline() {
     if (this.online) return;
     this.online = true;
+    this.tellStatus(true);
     const queued = this.outbox;
     this.outbox = [];
     for (const text of queued) this.socket.send(text);
@@ -258,6 +270,10 @@ export class Relay {
   close() {
     if (this.closed) return;
     this.closed = true;
+    if (this.online) {
+      this.online = false;
+      this.tellStatus(false);
+    }
     clearTimeout(this.retryTimer);
     for (const [, p] of this.pending) {
       clearTimeout(p.timer);
@@ -276,6 +292,19 @@ export function bootstrap(handlers, { beforeAll, env = globalThis.process?.env ?
     throw new ExosphereError('config_error', `EXOCOM_PORT '${env.EXOCOM_PORT}' is not a port number (1-65535)`);
   }
   const relay = new Relay({ host: env.EXOCOM_HOST || 'localhost', port, role: env.ROLE });  // may list several nodes
+  // A container's health check tests this file: it exists while the service is registered.
+  if (env.EXOSPHERE_ONLINE_FILE) {
+    const file = env.EXOSPHERE_ONLINE_FILE;
+    const fs = import('node:fs');
+    relay.onStatus((online) => fs.then(({ writeFileSync, rmSync }) => {
+      try {
+        if (online) writeFileSync(file, '');
+        else rmSync(file, { force: true });
+      } catch (e) {
+        relay.log(`cannot ${online ? 'create' : 'remove'} the online file ${file}: ${e.message}`);
+      }
+    }));
+  }
   for (const [name, handler] of Object.entries(handlers)) {
     relay.on(name, (m) => handler(m.payload, {
       message: m,

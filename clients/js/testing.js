@@ -2,7 +2,9 @@
 // picks, records what services send, sends to them, answers with scripted replies.
 import { WebSocketServer } from 'ws';
 
-const newId = () => globalThis.crypto.randomUUID();
+// Node.js 18 (Debian 12's) has Web Crypto only under node:crypto.
+const webCrypto = globalThis.crypto ?? (await import('node:crypto')).webcrypto;
+const newId = () => webCrypto.randomUUID();
 
 export class MockExoCom {
   constructor() {

@@ -1,11 +1,15 @@
 #include "common/container_engine.hpp"
 
+#include <filesystem>
+
 #include "common/error.hpp"
 #include "common/process.hpp"
 
 namespace exo {
 
 namespace {
+
+constexpr std::string_view kHostCertificates = "/etc/ssl/certs/ca-certificates.crt";
 
 bool answers(const std::string& program, std::vector<std::string> args) {
   SpawnOptions o;
@@ -17,8 +21,11 @@ bool answers(const std::string& program, std::vector<std::string> args) {
 }  // namespace
 
 std::vector<std::string> ContainerEngine::build() const {
-  if (podman) return {program, "build", "--format", "docker"};
-  return {program, "build"};
+  std::vector<std::string> argv = {program, "build"};
+  if (podman) argv.insert(argv.end(), {"--format", "docker"});
+  // The machine's certificate authorities, for builds that download through a TLS-inspecting proxy.
+  if (std::filesystem::exists(kHostCertificates)) argv.insert(argv.end(), {"--secret", "id=host-ca,src=" + std::string(kHostCertificates)});
+  return argv;
 }
 
 bool ContainerEngine::has_image(const std::string& image) const {

@@ -11,7 +11,8 @@ namespace exo {
 struct ContainerEngine {
   std::string program;  // "docker" or "podman", as found on PATH
   bool podman = false;
-  // `<program> build`, with what makes images keep their HEALTHCHECK (Podman's OCI default drops it).
+  // `<program> build`, with what makes images keep their HEALTHCHECK (Podman's OCI default drops it)
+  // and the machine's certificate authorities as the build secret `host-ca`.
   std::vector<std::string> build() const;
   // Whether an image of that name exists locally.
   bool has_image(const std::string& image) const;

@@ -91,3 +91,25 @@ test('bad node lists and a full queue are clear errors', async () => {
   assert.throws(() => relay.send('c'), (e) => e.status === 'not_connected' && /2 messages already wait/.test(e.message));
   relay.close();
 });
+
+// A container's health check reads the online file: there while registered, gone once closed.
+test('the online file follows the registration', async () => {
+  const { existsSync, mkdtempSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'exo-online-'));
+  const file = join(dir, 'online');
+  const exocom = new MockExoCom();
+  const port = await exocom.listen();
+  const relay = bootstrap({}, { env: { ROLE: 'svc', EXOCOM_HOST: '127.0.0.1', EXOCOM_PORT: String(port), EXOSPHERE_ONLINE_FILE: file } });
+  await exocom.waitForRegistration('svc');
+  const until = async (want) => {
+    for (let i = 0; i < 200 && existsSync(file) !== want; i++) await new Promise((r) => setTimeout(r, 10));
+    return existsSync(file);
+  };
+  assert.equal(await until(true), true, 'registered: the file is there');
+  relay.close();
+  assert.equal(await until(false), false, 'closed: the file is gone');
+  await exocom.close();
+  rmSync(dir, { recursive: true, force: true });
+});
