@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "common/container_engine.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/ids.hpp"
@@ -20,8 +21,10 @@ RunResult git(const std::filesystem::path& dir, std::vector<std::string> args) {
   return run_captured(o, {}, std::chrono::minutes(1));
 }
 
-void check_docker(int code, const std::string& step, const std::string& fix) {
-  if (code != 0) throw UserError(step + " failed (docker exited with " + std::to_string(code) + "); " + fix);
+void check_engine(const ContainerEngine& engine, int code, const std::string& step, const std::string& fix) {
+  if (code != 0)
+    throw UserError(step + " failed (" + std::filesystem::path(engine.program).filename().string() + " exited with " +
+                    std::to_string(code) + "); " + fix);
 }
 
 }  // namespace
@@ -73,21 +76,20 @@ std::vector<Image> plan_images(const DeployTarget& target, const Registry& regis
 }
 
 void push_images(const std::vector<Image>& images, const Registry& registry, Aws* aws, const DeployTarget& target) {
-  if (find_program("docker").empty())
-    throw UserError("exo deploy builds the services' images with Docker, which is not installed; install the docker CLI and run again");
+  ContainerEngine engine = find_container_engine();
   std::string login_fix = registry.kind == Registry::Kind::ecr
                               ? "check that the credentials may push to ECR"
                               : "run 'docker login' with an account that may push to " + registry.namespace_ + "/ on DockerHub";
   if (registry.kind == Registry::Kind::ecr) {
     for (const auto& s : target.services) aws->ensure_repository(registry.ecr_name(target, s));
     SpawnOptions login;
-    login.argv = {"docker", "login", "--username", "AWS", "--password-stdin", registry.host};
-    check_docker(run_attached(login, aws->registry_password()), "Logging in to " + registry.host, login_fix);
+    login.argv = {engine.program, "login", "--username", "AWS", "--password-stdin", registry.host};
+    check_engine(engine, run_attached(login, aws->registry_password()), "Logging in to " + registry.host, login_fix);
   }
   for (const auto& img : images) {
     if (!img.dirty) {
       SpawnOptions inspect;
-      inspect.argv = {"docker", "manifest", "inspect", img.image};
+      inspect.argv = {engine.program, "manifest", "inspect", img.image};
       if (run_captured(inspect, {}, std::chrono::minutes(2)).exit_code == 0) {
         std::printf("    %s: %s is already in the registry\n", img.role.c_str(), img.image.c_str());
         continue;
@@ -96,14 +98,15 @@ void push_images(const std::vector<Image>& images, const Registry& registry, Aws
     std::printf("    %s: building %s\n", img.role.c_str(), img.image.c_str());
     std::fflush(stdout);
     SpawnOptions build;
-    build.argv = {"docker", "build", "--platform", "linux/amd64", "--tag", img.image, img.dir.string()};
-    check_docker(run_attached(build), "Building the image of " + img.role,
+    build.argv = engine.build();
+    build.argv.insert(build.argv.end(), {"--platform", "linux/amd64", "--tag", img.image, img.dir.string()});
+    check_engine(engine, run_attached(build), "Building the image of " + img.role,
                  "fix " + display_path(img.dir / "Dockerfile") + " (its output is above) and run exo deploy again");
     std::printf("    %s: pushing %s\n", img.role.c_str(), img.image.c_str());
     std::fflush(stdout);
     SpawnOptions push;
-    push.argv = {"docker", "push", img.image};
-    check_docker(run_attached(push), "Pushing the image of " + img.role, login_fix);
+    push.argv = {engine.program, "push", img.image};
+    check_engine(engine, run_attached(push), "Pushing the image of " + img.role, login_fix);
   }
 }
 

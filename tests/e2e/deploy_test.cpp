@@ -101,9 +101,19 @@ class Deploy : public ::testing::Test {
   }
 
   std::vector<std::string> image_calls(const std::string& image, const std::string& folder) {
-    return {"docker manifest inspect " + image, "docker build --platform linux/amd64 --tag " + image + " " + (box / folder).string(),
+    return {"docker manifest inspect " + image,
+            "docker build " + host_ca() + "--platform linux/amd64 --tag " + image + " " + (box / folder).string(),
             "docker push " + image};
   }
+
+  // exo passes the machine's certificate authorities to builds, when it has the bundle.
+  static std::string host_ca() {
+    const char* bundle = "/etc/ssl/certs/ca-certificates.crt";
+    return fs::exists(bundle) ? std::string("--secret id=host-ca,src=") + bundle + " " : "";
+  }
+
+  // exo asks whether a Docker daemon answers before it builds (else it uses Podman).
+  static constexpr const char* kEngineProbe = "docker info --format {{.ServerVersion}}";
 
   static std::vector<std::string> concat(std::initializer_list<std::vector<std::string>> parts) {
     std::vector<std::string> out;
@@ -142,7 +152,7 @@ TEST_F(Deploy, DeploysAfterConfirmation) {
   EXPECT_EQ(calls(), concat({{"terraform version -json", "aws sts get-caller-identity" + a}, new_bucket_calls(),
                              {"aws route53 list-hosted-zones-by-name --dns-name shop.example.com" + a,
                               "aws route53 create-hosted-zone --name shop.example.com --caller-reference exo-shop-production-TIME" + a},
-                             image_calls(web, "web"), image_calls(worker, "worker"), terraform_calls(),
+                             {kEngineProbe}, image_calls(web, "web"), image_calls(worker, "worker"), terraform_calls(),
                              {"terraform output -json"}}));
   EXPECT_NE(r.out.find("Deploying shop to production\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Point the domain at these name servers"), std::string::npos) << r.out;
@@ -173,7 +183,7 @@ TEST_F(Deploy, ASecondRunReusesTheBucketTheZoneAndTheImages) {
                               "aws s3api head-bucket --bucket " + b + a, "aws s3api get-bucket-location --bucket " + b + a},
                              bucket_settings,
                              {"aws route53 list-hosted-zones-by-name --dns-name shop.example.com" + a,
-                              "aws route53 get-hosted-zone --id /hostedzone/Z1" + a,
+                              "aws route53 get-hosted-zone --id /hostedzone/Z1" + a, kEngineProbe,
                               "docker manifest inspect shopco/shop-web:" + tag("web"),
                               "docker manifest inspect shopco/shop-worker:" + tag("worker")},
                              terraform_calls(), {"terraform output -json"}}));
