@@ -102,14 +102,8 @@ class Deploy : public ::testing::Test {
 
   std::vector<std::string> image_calls(const std::string& image, const std::string& folder) {
     return {"docker manifest inspect " + image,
-            "docker build " + host_ca() + "--platform linux/amd64 --tag " + image + " " + (box / folder).string(),
+            "docker build " + host_ca_build_flag() + "--platform linux/amd64 --tag " + image + " " + (box / folder).string(),
             "docker push " + image};
-  }
-
-  // exo passes the machine's certificate authorities to builds, when it has the bundle.
-  static std::string host_ca() {
-    const char* bundle = "/etc/ssl/certs/ca-certificates.crt";
-    return fs::exists(bundle) ? std::string("--secret id=host-ca,src=") + bundle + " " : "";
   }
 
   // exo asks whether a Docker daemon answers before it builds (else it uses Podman).

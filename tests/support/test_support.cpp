@@ -104,4 +104,9 @@ std::string StandIn::path_with(const fs::path& bin) {
   return bin.string() + ":" + (path ? path : "/usr/bin:/bin");
 }
 
+std::string host_ca_build_flag() {
+  const char* bundle = "/etc/ssl/certs/ca-certificates.crt";
+  return fs::exists(bundle) ? std::string("--secret id=host-ca,src=") + bundle + " " : "";
+}
+
 }  // namespace exo::test

@@ -69,6 +69,10 @@ std::string git(const fs::path& cwd, std::vector<std::string> args);
 // Copies the folder `from` (recursively) to `to`.
 void copy_tree(const fs::path& from, const fs::path& to);
 
+// What exo adds to a container build on this machine: its certificate authorities as the secret
+// host-ca, when it has the bundle ("--secret id=host-ca,src=... " or "").
+std::string host_ca_build_flag();
+
 // The built `exo` with `args`, in `cwd`, with NO_COLOR set and `env` added.
 SpawnOptions exo_command(const std::vector<std::string>& args, const fs::path& cwd, std::map<std::string, std::string> env);
 // Runs the built `exo` as a user types it, in `cwd`, with NO_COLOR set.
