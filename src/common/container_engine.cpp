@@ -11,30 +11,36 @@ namespace {
 
 constexpr std::string_view kHostCertificates = "/etc/ssl/certs/ca-certificates.crt";
 
-bool answers(const std::string& program, std::vector<std::string> args) {
-  SpawnOptions o;
-  o.argv = {program};
-  o.argv.insert(o.argv.end(), args.begin(), args.end());
-  return run_captured(o, {}, std::chrono::seconds(20)).exit_code == 0;
-}
-
 }  // namespace
 
 std::vector<std::string> ContainerEngine::build() const {
   std::vector<std::string> argv = {program, "build"};
   if (podman) argv.insert(argv.end(), {"--format", "docker"});
   // The machine's certificate authorities, for builds that download through a TLS-inspecting proxy.
-  if (std::filesystem::exists(kHostCertificates)) argv.insert(argv.end(), {"--secret", "id=host-ca,src=" + std::string(kHostCertificates)});
+  if (std::filesystem::exists(kHostCertificates))
+    argv.insert(argv.end(), {"--secret", "id=host-ca,src=" + std::string(kHostCertificates)});
   return argv;
 }
 
+bool ContainerEngine::ok(const std::vector<std::string>& args, std::string* output, std::chrono::seconds timeout) const {
+  SpawnOptions o;
+  o.argv = {program};
+  o.argv.insert(o.argv.end(), args.begin(), args.end());
+  o.die_with_parent = true;  // an engine client never outlives exo
+  RunResult r = run_captured(o, {}, timeout);
+  if (output) *output = r.out + r.err;
+  return r.exit_code == 0;
+}
+
 bool ContainerEngine::has_image(const std::string& image) const {
-  return answers(program, {"image", "inspect", "--format", "{{.Id}}", image});
+  return ok({"image", "inspect", "--format", "{{.Id}}", image});
 }
 
 ContainerEngine find_container_engine() {
   std::string docker = find_program("docker");
-  if (!docker.empty() && answers(docker, {"info", "--format", "{{.ServerVersion}}"})) return {docker, false};
+  ContainerEngine docker_engine{docker, false};
+  if (!docker.empty() && docker_engine.ok({"info", "--format", "{{.ServerVersion}}"}, nullptr, std::chrono::seconds(20)))
+    return docker_engine;
   std::string podman = find_program("podman");
   if (!podman.empty()) return {podman, true};
   if (!docker.empty())

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/container_engine.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
 
@@ -17,8 +18,7 @@ namespace exo::runner {
 // `exo run --docker`: every unit runs as a container of the engine, on one network where each is
 // reachable by its role; ports of public services and the gateway are published on 127.0.0.1.
 struct Containers {
-  std::string engine;                          // the docker or podman program
-  bool podman = false;
+  ContainerEngine engine;
   std::string network;                         // also the label of every container of this run
   std::string exocom_image;
   std::map<std::string, std::string> images;   // role → image (services and dependencies)

@@ -312,11 +312,11 @@ class Supervisor {
   // the SIGTERM of a stop on to the container.
   std::vector<std::string> container_command(const Unit& u) {
     const Containers& c = *options_.containers;
-    std::vector<std::string> argv = {c.engine, "run", "--rm", "--name", c.name(u.role), "--network", c.network,
+    std::vector<std::string> argv = {c.engine.program, "run", "--rm", "--name", c.name(u.role), "--network", c.network,
                                      "--network-alias", u.role, "--label", "exosphere.run=" + c.network};
     // Podman without systemd cannot schedule health checks and says so on every start; readiness
     // comes from the unit's output here, as for local processes.
-    if (c.podman) argv.push_back("--no-healthcheck");
+    if (c.engine.podman) argv.push_back("--no-healthcheck");
     for (const auto& [k, v] : container_environment(u)) argv.insert(argv.end(), {"-e", k + "=" + v});
     if (u.port && u.kind == Unit::Kind::service) argv.insert(argv.end(), {"-p", fmt::format("127.0.0.1:{}:{}", u.port, u.port)});
     if (u.kind == Unit::Kind::service) argv.insert(argv.end(), {"-v", c.name(u.role) + "-data:/data"});
@@ -633,9 +633,7 @@ class Supervisor {
 
   // Stops a unit: SIGTERM to its group now, SIGKILL after the grace period.
   void remove_container(const Unit& u) {
-    SpawnOptions o;
-    o.argv = {options_.containers->engine, "rm", "-f", options_.containers->name(u.role)};
-    run_captured(o, {}, std::chrono::seconds(30));
+    options_.containers->engine.ok({"rm", "-f", options_.containers->name(u.role)});
   }
 
   void stop(Unit& u) {

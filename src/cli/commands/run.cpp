@@ -47,58 +47,47 @@ This command must be run in the root directory of the application.
 class ContainerRun {
  public:
   ContainerRun(const Workspace& ws, const runner::Toolchain& toolchain, Logger& log) : log_(log) {
-    ContainerEngine engine = find_container_engine();
-    c_.engine = engine.program;
-    c_.podman = engine.podman;
+    c_.engine = find_container_engine();
     c_.network = deploy::project_name(ws.app.name.empty() ? "exosphere" : ws.app.name);
     c_.exocom_image = std::string("exosphere/exocom:") + EXO_VERSION;
-    base_images(engine, toolchain);
+    base_images(toolchain);
     for (const auto& ref : ws.app.services) {
       auto s = ws.services.find(ref.role);
       if (s == ws.services.end()) continue;  // the supervisor says what is wrong with it
       std::string image = "exo-run/" + c_.network + "-" + ref.role + ":latest";
-      build(engine, ref.role, image, s->second.dir);
+      build(ref.role, image, s->second.dir);
       c_.images[ref.role] = image;
       for (const auto& d : s->second.dependencies)
         if (!d.image.empty()) c_.images[d.name] = d.image + (d.version.empty() ? "" : ":" + d.version);
     }
     remove_containers();
-    if (!engine_ok({"network", "inspect", c_.network}) && !engine_ok({"network", "create", c_.network}))
-      throw UserError("could not create the container network '" + c_.network + "' with " + c_.engine);
+    if (!c_.engine.ok({"network", "inspect", c_.network}) && !c_.engine.ok({"network", "create", c_.network}))
+      throw UserError("could not create the container network '" + c_.network + "' with " + c_.engine.program);
   }
   ~ContainerRun() {
     remove_containers();
-    engine_ok({"network", "rm", c_.network});
+    c_.engine.ok({"network", "rm", c_.network});
   }
   ContainerRun(const ContainerRun&) = delete;
   const runner::Containers& containers() const { return c_; }
 
  private:
-  bool engine_ok(std::vector<std::string> args, std::string* out = nullptr) const {
-    SpawnOptions o;
-    o.argv = {c_.engine};
-    o.argv.insert(o.argv.end(), args.begin(), args.end());
-    auto r = run_captured(o, {}, std::chrono::minutes(30));
-    if (out) *out = r.out + r.err;
-    return r.exit_code == 0;
-  }
-
   // Containers of an earlier run that ended without cleaning up (killed) hold the names.
   void remove_containers() const {
     std::string ids;
-    engine_ok({"ps", "-aq", "--filter", "label=exosphere.run=" + c_.network}, &ids);
+    c_.engine.ok({"ps", "-aq", "--filter", "label=exosphere.run=" + c_.network}, &ids);
     for (const auto& id : split_lines(trim(ids)))
-      if (!trim(id).empty()) engine_ok({"rm", "-f", std::string(trim(id))});
+      if (!trim(id).empty()) c_.engine.ok({"rm", "-f", std::string(trim(id))});
   }
 
-  void base_images(const ContainerEngine& engine, const runner::Toolchain& toolchain) {
+  void base_images(const runner::Toolchain& toolchain) {
     std::string version = EXO_VERSION;
-    if (engine.has_image("exosphere/sdk:" + version) && engine.has_image("exosphere/runtime:" + version) &&
-        engine.has_image(c_.exocom_image))
-      return;
+    bool all = true;
+    for (const char* base : {"sdk", "runtime", "node"}) all = all && c_.engine.has_image(std::string("exosphere/") + base + ":" + version);
+    if (all && c_.engine.has_image(c_.exocom_image)) return;
     fs::path script = toolchain.source_root / "docker" / "build-images";
     if (toolchain.source_root.empty() || !fs::exists(script))
-      throw UserError("the images exosphere/sdk, exosphere/runtime and exosphere/exocom:" + version +
+      throw UserError("the images exosphere/sdk, runtime, node and exocom:" + version +
                       " are missing; build them with docker/build-images in the Exosphere repository");
     log_.log(kRunRole, "building Exosphere's base images (the first time takes a few minutes) ...");
     SpawnOptions o;
@@ -108,10 +97,10 @@ class ContainerRun {
     if (code != 0) throw UserError("docker/build-images failed (exit code " + std::to_string(code) + "); see the lines above");
   }
 
-  void build(const ContainerEngine& engine, const std::string& role, const std::string& image, const fs::path& dir) {
+  void build(const std::string& role, const std::string& image, const fs::path& dir) {
     log_.log(kRunRole, "building the image of '" + role + "' ...");
     SpawnOptions o;
-    o.argv = engine.build();
+    o.argv = c_.engine.build();
     o.die_with_parent = true;
     o.argv.insert(o.argv.end(), {"-t", image, dir.string()});
     auto r = run_captured(o, {}, std::chrono::minutes(30));
@@ -120,7 +109,7 @@ class ContainerRun {
     auto lines = split_lines(trim(out));
     for (size_t i = lines.size() > 30 ? lines.size() - 30 : 0; i < lines.size(); ++i) log_.log(role, std::string(lines[i]));
     throw UserError("the image of '" + role + "' did not build from " + display_path(dir / "Dockerfile") +
-                    "; the lines above are the end of what " + c_.engine + " said");
+                    "; the lines above are the end of what " + c_.engine.program + " said");
   }
 
   static constexpr std::string_view kRunRole = "exo-run";

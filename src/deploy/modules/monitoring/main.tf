@@ -43,6 +43,7 @@ data "aws_region" "current" {}
 
 locals {
   region = data.aws_region.current.name
+  notify = [aws_sns_topic.alerts.arn] # every alarm says when it fires and when it is over
   lb_widgets = [
     for role, lb in var.public_services : {
       type   = "metric"
@@ -119,8 +120,8 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
   threshold           = var.error_rate_percent
   evaluation_periods  = 1
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
+  alarm_actions       = local.notify
+  ok_actions          = local.notify
 
   metric_query {
     id          = "rate"
@@ -165,8 +166,8 @@ resource "aws_cloudwatch_metric_alarm" "unhealthy" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
+  alarm_actions       = local.notify
+  ok_actions          = local.notify
 }
 
 # A service without running tasks reports no CPU at all: missing data is the alarm.
@@ -182,8 +183,8 @@ resource "aws_cloudwatch_metric_alarm" "exocom_down" {
   comparison_operator = "LessThanThreshold"
   threshold           = 1
   treat_missing_data  = "breaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
+  alarm_actions       = local.notify
+  ok_actions          = local.notify
 }
 
 # Container Insights (on for every cluster) counts running tasks.
@@ -200,8 +201,8 @@ resource "aws_cloudwatch_metric_alarm" "at_max_scale" {
   comparison_operator = "GreaterThanOrEqualToThreshold"
   threshold           = each.value.max_count
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
+  alarm_actions       = local.notify
+  ok_actions          = local.notify
 }
 
 output "alerts_topic_arn" {
