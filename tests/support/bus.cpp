@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <future>
-#include <regex>
 #include <stdexcept>
 #include <thread>
 
@@ -31,11 +30,7 @@ void Nats::start() {
   watched_ = std::make_unique<Watched>(o);
   if (watched_->output().wait_for("Server is ready", 10s) == std::string::npos)
     throw std::runtime_error("nats-server did not start: " + watched_->output().text());
-  std::smatch m;
-  std::string text = watched_->output().text();
-  if (!std::regex_search(text, m, std::regex("Listening for client connections on 127.0.0.1:(\\d+)")))
-    throw std::runtime_error("no port in: " + text);
-  port_ = static_cast<uint16_t>(std::stoi(m[1]));
+  port_ = port_after(watched_->output().text(), "Listening for client connections on 127.0.0.1:");
 }
 
 void Nats::kill() {

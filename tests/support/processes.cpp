@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
-#include <regex>
 #include <stdexcept>
 
 #include "common/files.hpp"
@@ -129,11 +128,16 @@ Exocom::Exocom(std::string service_data, std::vector<std::string> args, std::map
   watched_ = std::make_unique<Watched>(o);
   auto pos = watched_->output().wait_for("ExoCom online at port ", 10s);
   if (pos == std::string::npos) throw std::runtime_error("exocom did not start: " + watched_->output().text());
-  std::smatch m;
-  std::string text = watched_->output().text();
-  std::regex re("ExoCom online at port (\\d+)");
-  if (!std::regex_search(text, m, re)) throw std::runtime_error("no port in: " + text);
-  port_ = static_cast<uint16_t>(std::stoi(m[1]));
+  port_ = port_after(watched_->output().text(), "ExoCom online at port ");
+}
+
+uint16_t port_after(const std::string& text, std::string_view marker) {
+  auto at = text.find(marker);
+  size_t digits = at == std::string::npos ? 0 : at + marker.size();
+  size_t end = digits;
+  while (end < text.size() && end - digits < 5 && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
+  if (end == digits) throw std::runtime_error("no port after '" + std::string(marker) + "' in: " + text);
+  return static_cast<uint16_t>(std::stoi(text.substr(digits, end - digits)));
 }
 
 std::pair<int, std::string> Exocom::get(std::string_view path) const { return http_get(port_, path); }

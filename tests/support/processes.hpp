@@ -82,6 +82,10 @@ std::vector<int> processes_with(std::string_view token);
 // `exo` with arguments in `cwd`, its output watched (for commands that keep running, like run).
 std::unique_ptr<Watched> start_exo(const std::vector<std::string>& args, const std::filesystem::path& cwd,
                                    std::map<std::string, std::string> env = {});
+// The port number written right after `marker` in `text` (a server's start-up line); throws when
+// there is none. Plain string search: std::regex races on the locale in threads under TSan.
+uint16_t port_after(const std::string& text, std::string_view marker);
+
 // A plain HTTP/1.1 GET to 127.0.0.1:port; status 0 when nothing answers.
 std::pair<int, std::string> http_get(uint16_t port, std::string_view path, std::chrono::milliseconds timeout = 5s);
 

@@ -14,6 +14,16 @@ namespace exo::test {
 
 namespace fs = std::filesystem;
 
+// How much slower than a release build this build runs: time bounds a user would notice (failover
+// within 2 s) are checked as bound × kSlowdown, so sanitizer runs test the logic, not their speed.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr int kSlowdown = 4;
+#elif defined(__SANITIZE_ADDRESS__)
+inline constexpr int kSlowdown = 2;
+#else
+inline constexpr int kSlowdown = 1;
+#endif
+
 // A temporary folder holding files a test writes, removed afterwards.
 class Sandbox {
  public:
