@@ -10,7 +10,7 @@ ASAN_TARGETS := exocom unit_common unit_config unit_exocom unit_sdk unit_deploy 
                 integration_exocom integration_sdk integration_store
 TSAN_TESTS := unit_sdk integration_sdk unit_runner e2e_run
 
-.PHONY: all deps build test check test-asan test-tsan test-fuzz run clean
+.PHONY: all deps build test check test-asan test-tsan test-fuzz run rehearse clean
 all: build
 
 deps:
@@ -48,6 +48,10 @@ test-fuzz: deps
 # Builds SpaceTweet's services and runs them; the URL to open is printed once all are online.
 run: build
 	@cd examples/space-tweet && $(EXO) setup && exec $(EXO) run $(RUN_ARGS)
+
+# SpaceTweet as `exo deploy` would put it on AWS, in containers on this machine (docs/deploy.md).
+rehearse: build
+	@cd examples/space-tweet && exec $(EXO) deploy --rehearse production $(RUN_ARGS)
 
 clean:
 	rm -rf build

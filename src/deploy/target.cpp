@@ -111,6 +111,29 @@ std::vector<std::string> EnvironmentTarget::secrets_for(const ServiceTarget& ser
   return {all.begin(), all.end()};
 }
 
+std::map<std::string, std::string> task_environment(const DeployTarget& target, const ServiceTarget& service,
+                                                    const Places& places) {
+  std::map<std::string, std::string> env;
+  for (const auto& [k, v] : service.environment) env[k] = places.literal(v);
+  for (const auto& s : target.services)
+    if (s.is_public) env[env_name(s.role) + "_EXTERNAL_ORIGIN"] = places.origin(s.role);
+  if (target.gateway) env["EXOCOM_GATEWAY_URL"] = places.socket_url(target.gateway->role);
+  env["ROLE"] = places.literal(service.role);
+  env["EXOCOM_HOST"] = places.exocom_host;
+  env["EXOCOM_PORT"] = places.exocom_port;
+  if (service.port) env["PORT"] = std::to_string(service.port);
+  return env;
+}
+
+std::string exocom_host(const EnvironmentTarget& env) { return "exocom." + env.name_prefix + std::string(kInternalDomain); }
+
+std::vector<std::string> gateway_origins(const DeployTarget& target, const Places& places) {
+  std::vector<std::string> origins;
+  for (const auto& s : target.services)
+    if (s.is_public) origins.push_back(places.origin(s.role));
+  return origins;
+}
+
 const EnvironmentTarget& DeployTarget::environment(const std::string& name) const {
   for (const auto& e : environments)
     if (e.name == name) return e;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -69,9 +70,31 @@ struct DeployTarget {
   bool has_private() const;
 };
 
+// Where a deployment puts what a service's configuration points to: Terraform names AWS resources
+// (as HCL template text), `exo deploy --rehearse` names containers and its proxy.
+struct Places {
+  std::function<std::string(const std::string& role)> origin;      // a public role's origin: https://<url>
+  std::function<std::string(const std::string& role)> socket_url;  // the gateway's: wss://<url>/
+  std::string exocom_host, exocom_port;
+  std::function<std::string(std::string_view)> literal;  // configuration text as the places' language writes it
+};
+
+// A service's container environment in a deployment, as its task definition gives it (secrets
+// come on their own: EnvironmentTarget::secrets_for).
+std::map<std::string, std::string> task_environment(const DeployTarget& target, const ServiceTarget& service,
+                                                    const Places& places);
+// The origins ExoCom's gateway accepts: the origin of every public role.
+std::vector<std::string> gateway_origins(const DeployTarget& target, const Places& places);
+
 // Validates the configuration for deploy and builds the target. Every missing or invalid key is
 // reported in one UserError, one line per key (file:line: key: what to write there).
 DeployTarget deploy_target(const config::Application& app, const std::map<std::string, config::Service>& services);
+
+// An environment's private DNS namespace is <name_prefix> followed by this; ExoCom is
+// exocom.<namespace> in it.
+inline constexpr std::string_view kInternalDomain = ".internal";
+// The host name services reach ExoCom at in an environment.
+std::string exocom_host(const EnvironmentTarget& env);
 
 // Names: lower-case [a-z0-9-] from any text; empty when nothing usable remains.
 std::string slug(std::string_view text);

@@ -22,6 +22,22 @@ std::string list(const std::vector<std::string>& items) { return "[" + join(item
 
 std::string url_of(const std::string& role) { return "var.urls[" + hcl_string(role) + "]"; }
 
+// The deployment's places as HCL template text: every value is written as "<text>".
+Places terraform_places() {
+  Places p;
+  p.origin = [](const std::string& role) { return "https://${" + url_of(role) + "}"; };
+  p.socket_url = [](const std::string& role) { return "wss://${" + url_of(role) + "}/"; };
+  p.exocom_host = "${module.exocom.host}";
+  p.exocom_port = "${module.exocom.port}";
+  p.literal = [](std::string_view text) {
+    std::string quoted = hcl_string(text);
+    return quoted.substr(1, quoted.size() - 2);
+  };
+  return p;
+}
+
+std::string template_string(const std::string& text) { return "\"" + text + "\""; }
+
 // The load balancer in front of `module_name`'s targets, answering on the URL of `role`.
 void load_balancer(HclWriter& w, const std::string& module_name, const std::string& short_name, const std::string& role,
                    const std::string& health_check_path) {
@@ -98,7 +114,7 @@ std::string main_tf(const DeployTarget& t) {
 
   w.comment("Services find ExoCom as exocom.<name_prefix>.internal, which lists every node.");
   w.open("resource \"aws_service_discovery_private_dns_namespace\" \"internal\"");
-  w.attribute("name", "\"${var.name_prefix}.internal\"");
+  w.attribute("name", "\"${var.name_prefix}" + std::string(kInternalDomain) + "\"");
   w.attribute("vpc", "module.network.vpc_id");
   w.close();
   w.blank();
@@ -166,8 +182,7 @@ std::string main_tf(const DeployTarget& t) {
   w.blank();
 
   std::vector<std::string> origins;
-  for (const auto& s : t.services)
-    if (s.is_public) origins.push_back("\"https://${" + url_of(s.role) + "}\"");
+  for (const auto& origin : gateway_origins(t, terraform_places())) origins.push_back(template_string(origin));
   if (t.gateway) {
     w.comment("Browsers reach ExoCom's gateway over HTTPS (wss://) through a load balancer of its own.");
     load_balancer(w, "lb_exocom", "exocom", t.gateway->role, "/exocom.js");
@@ -214,10 +229,7 @@ std::string main_tf(const DeployTarget& t) {
 std::string services_tf(const DeployTarget& t) {
   HclWriter w;
   header(w);
-  std::map<std::string, std::string> shared_env;
-  for (const auto& s : t.services)
-    if (s.is_public) shared_env[env_name(s.role) + "_EXTERNAL_ORIGIN"] = "\"https://${" + url_of(s.role) + "}\"";
-  if (t.gateway) shared_env["EXOCOM_GATEWAY_URL"] = "\"wss://${" + url_of(t.gateway->role) + "}/\"";
+  Places places = terraform_places();
   bool first = true;
   for (const auto& s : t.services) {
     if (!first) w.blank();
@@ -258,15 +270,8 @@ std::string services_tf(const DeployTarget& t) {
     w.attribute("secrets", "var.secrets[" + hcl_string(s.role) + "]");
     w.attribute("secrets_arn_prefix", "module.execution_role.secrets_arn_prefix");
     w.blank();
-    std::map<std::string, std::string> env;
-    for (const auto& [k, v] : s.environment) env[k] = hcl_string(v);
-    env.insert(shared_env.begin(), shared_env.end());
-    env["ROLE"] = hcl_string(s.role);
-    env["EXOCOM_HOST"] = "module.exocom.host";
-    env["EXOCOM_PORT"] = "tostring(module.exocom.port)";
-    if (s.port) env["PORT"] = hcl_string(std::to_string(s.port));
     w.open_object("environment");
-    for (const auto& [k, v] : env) w.attribute(hcl_key(k), v);
+    for (const auto& [k, v] : task_environment(t, s, places)) w.attribute(hcl_key(k), template_string(v));
     w.close_object();
     w.close();
   }
@@ -343,12 +348,13 @@ std::string outputs_tf(const DeployTarget& t) {
   w.attribute("value", "data.aws_route53_zone.public.name_servers");
   w.close();
   w.blank();
+  Places places = terraform_places();
   w.open("output \"urls\"");
   w.attribute("description", hcl_string("Where each public role answers."));
   w.open_object("value");
   for (const auto& s : t.services)
-    if (s.is_public) w.attribute(hcl_key(s.role), "\"https://${" + url_of(s.role) + "}\"");
-  if (t.gateway) w.attribute(hcl_key(t.gateway->role), "\"wss://${" + url_of(t.gateway->role) + "}/\"");
+    if (s.is_public) w.attribute(hcl_key(s.role), template_string(places.origin(s.role)));
+  if (t.gateway) w.attribute(hcl_key(t.gateway->role), template_string(places.socket_url(t.gateway->role)));
   w.close_object();
   w.close();
   w.blank();

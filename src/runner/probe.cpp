@@ -20,8 +20,8 @@ namespace {
 
 class Probe : public std::enable_shared_from_this<Probe> {
  public:
-  Probe(asio::io_context& io, std::string http_path, std::function<void(bool)> done)
-      : socket_(io), timer_(io), path_(std::move(http_path)), done_(std::move(done)) {}
+  Probe(asio::io_context& io, std::string http_path, std::string host, std::function<void(bool)> done)
+      : socket_(io), timer_(io), path_(std::move(http_path)), host_(std::move(host)), done_(std::move(done)) {}
 
   void start(uint16_t port, std::chrono::milliseconds timeout) {
     timer_.expires_after(timeout);
@@ -36,7 +36,7 @@ class Probe : public std::enable_shared_from_this<Probe> {
   void on_connected(const error_code& ec) {
     if (ec) return finish(false);
     if (path_.empty()) return finish(true);
-    request_ = "GET " + path_ + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    request_ = "GET " + path_ + " HTTP/1.1\r\nHost: " + host_ + "\r\nConnection: close\r\n\r\n";
     asio::async_write(socket_, asio::buffer(request_),
                       [self = shared_from_this()](const error_code& e, size_t) { self->on_written(e); });
   }
@@ -75,7 +75,7 @@ class Probe : public std::enable_shared_from_this<Probe> {
 
   tcp::socket socket_;
   asio::steady_timer timer_;
-  std::string path_, request_;
+  std::string path_, host_, request_;
   std::array<char, 64> buffer_{};
   size_t received_ = 0;
   std::function<void(bool)> done_;
@@ -85,8 +85,8 @@ class Probe : public std::enable_shared_from_this<Probe> {
 }  // namespace
 
 void probe(asio::io_context& io, uint16_t port, const std::string& http_path, std::chrono::milliseconds timeout,
-           std::function<void(bool ready)> done) {
-  std::make_shared<Probe>(io, http_path, std::move(done))->start(port, timeout);
+           std::function<void(bool ready)> done, const std::string& host) {
+  std::make_shared<Probe>(io, http_path, host, std::move(done))->start(port, timeout);
 }
 
 }  // namespace exo::runner

@@ -15,6 +15,22 @@
 
 namespace exo::runner {
 
+// One container exactly as the caller describes it (`exo deploy --rehearse`, from the deployment's
+// model): nothing about it is derived from the application's run configuration.
+struct ContainerSpec {
+  std::vector<std::string> networks;  // every network it joins
+  std::vector<std::string> aliases;   // its names on them, besides its role
+  std::map<std::string, std::string> env;
+  std::vector<std::string> publish;   // -p values
+  std::vector<std::string> volumes;   // -v values
+  std::vector<std::string> args;      // after the image
+  // Readiness instead of the service's own: GET `probe_path` on 127.0.0.1:`probe_port` with Host
+  // `probe_host` answers 2xx or 3xx (a load balancer's health check through the proxy).
+  uint16_t probe_port = 0;
+  std::string probe_host, probe_path;
+  std::string url;  // announced once everything is online
+};
+
 // `exo run --docker`: every unit runs as a container of the engine, on one network where each is
 // reachable by its role; ports of public services and the gateway are published on 127.0.0.1.
 struct Containers {
@@ -22,6 +38,7 @@ struct Containers {
   std::string network;                         // also the label of every container of this run
   std::string exocom_image;
   std::map<std::string, std::string> images;   // role → image (services and dependencies)
+  std::map<std::string, ContainerSpec> specs;  // role → its container as given (exocom and dependencies too)
   std::string name(const std::string& role) const { return network + "-" + role; }
 };
 

@@ -92,6 +92,7 @@ class Supervisor {
       build_units();
       reservation_ = nullptr;
     }
+    signals_.add(SIGPIPE);
     signals_.async_wait([this](const error_code& ec, int) {
       if (!ec) shutdown(0);
     });
@@ -106,7 +107,7 @@ class Supervisor {
   // --- setting up --------------------------------------------------------------------------------
 
   void build_units() {
-    if (const config::GatewayConfig* g = app_.gateway()) {
+    if (const config::GatewayConfig* g = app_.gateway(); g && !container_spec("exocom")) {
       gateway_port_ = static_cast<uint16_t>(options_.gateway_port >= 0 ? options_.gateway_port : g->port);
       if (options_.containers && gateway_port_ == 0) gateway_port_ = free_port(reservation_);  // published: known first
       if (gateway_port_ && port_open(gateway_port_))
@@ -150,10 +151,17 @@ class Supervisor {
       u->online_text = s.startup.online_text;
       u->health = s.startup.health_check;
       u->timeout = std::chrono::seconds(s.startup.timeout_seconds);
-      u->port = options_.ports.count(ref.role) ? options_.ports.at(ref.role) : service_port(s, ref.role);
+      if (const ContainerSpec* spec = container_spec(ref.role); spec && !spec->probe_path.empty()) {
+        u->online_text.clear();
+        u->health = config::HealthCheck{spec->probe_path, false};
+      }
+      // A container described in full publishes nothing of its own: its port is the container's.
+      u->port = container_spec(ref.role)      ? static_cast<uint16_t>(s.port)
+                : options_.ports.count(ref.role) ? options_.ports.at(ref.role)
+                                                 : service_port(s, ref.role);
       if (options_.ports.count(ref.role) && port_open(u->port))
         throw UserError(fmt::format("port {} (--port {}={}) is already in use", u->port, ref.role, u->port));
-      if (u->port && !taken.insert(u->port).second)
+      if (u->port && !container_spec(ref.role) && !taken.insert(u->port).second)
         throw UserError(fmt::format("port {} is given to two services; change one of them in its service.yml", u->port));
       u->needs.insert(u->needs.end(), buses_.begin(), buses_.end());
       for (const auto& d : s.dependencies) u->needs.push_back(&dependency(d, ref.role));
@@ -280,6 +288,28 @@ class Supervisor {
     }
   }
 
+  const ContainerSpec* container_spec(const std::string& role) const {
+    if (!options_.containers) return nullptr;
+    auto it = options_.containers->specs.find(role);
+    return it == options_.containers->specs.end() ? nullptr : &it->second;
+  }
+
+  // `<engine> run` of a container the caller described in full.
+  std::vector<std::string> container_command(const Unit& u, const ContainerSpec& spec) {
+    const Containers& c = *options_.containers;
+    std::vector<std::string> argv = {c.engine.program, "run", "--rm", "--name", c.name(u.role), "--label",
+                                     "exosphere.run=" + c.network, "--network-alias", u.role};
+    if (c.engine.podman) argv.push_back("--no-healthcheck");
+    for (const auto& n : spec.networks) argv.insert(argv.end(), {"--network", n});
+    for (const auto& a : spec.aliases) argv.insert(argv.end(), {"--network-alias", a});
+    for (const auto& [k, v] : spec.env) argv.insert(argv.end(), {"-e", k + "=" + v});
+    for (const auto& p : spec.publish) argv.insert(argv.end(), {"-p", p});
+    for (const auto& v : spec.volumes) argv.insert(argv.end(), {"-v", v});
+    argv.push_back(u.kind == Unit::Kind::exocom ? c.exocom_image : c.images.at(u.role));
+    argv.insert(argv.end(), spec.args.begin(), spec.args.end());
+    return argv;
+  }
+
   // Inside a container: the others by their role on the network, the data in a volume at /data.
   std::map<std::string, std::string> container_environment(const Unit& u) {
     std::map<std::string, std::string> env;
@@ -311,6 +341,7 @@ class Supervisor {
   // `<engine> run` of the unit's image, attached: its output is the unit's, and the engine passes
   // the SIGTERM of a stop on to the container.
   std::vector<std::string> container_command(const Unit& u) {
+    if (const ContainerSpec* spec = container_spec(u.role)) return container_command(u, *spec);
     const Containers& c = *options_.containers;
     std::vector<std::string> argv = {c.engine.program, "run", "--rm", "--name", c.name(u.role), "--network", c.network,
                                      "--network-alias", u.role, "--label", "exosphere.run=" + c.network};
@@ -324,7 +355,7 @@ class Supervisor {
       if (gateway_port_) argv.insert(argv.end(), {"-p", fmt::format("127.0.0.1:{}:{}", gateway_port_, gateway_port_)});
       argv.push_back(c.exocom_image);
       argv.push_back("exocom");
-      if (const config::GatewayConfig* g = app_.gateway()) {
+      if (const config::GatewayConfig* g = app_.gateway(); g && !container_spec("exocom")) {
         argv.insert(argv.end(), {"--gateway-port", std::to_string(gateway_port_), "--gateway-role", g->role});
         for (const auto& o : g->origins) argv.insert(argv.end(), {"--gateway-origin", o});
       }
@@ -407,12 +438,16 @@ class Supervisor {
     u.timer->async_wait([this, &u, deadline, child](const error_code& ec) {
       if (ec || u.state != Unit::State::starting || u.child.get() != child) return;
       if (u.health.empty()) return check_deadline(u, deadline, child);
-      probe(io_, u.port, u.health.tcp ? std::string() : u.health.http_path, std::chrono::seconds(1),
+      const ContainerSpec* spec = container_spec(u.role);
+      bool through_proxy = spec && spec->probe_port;
+      probe(io_, through_proxy ? spec->probe_port : u.port, u.health.tcp ? std::string() : u.health.http_path,
+            std::chrono::seconds(1),
             [this, &u, deadline, child](bool up) {
               if (u.state != Unit::State::starting || u.child.get() != child) return;
               if (up) return ready(u);
               check_deadline(u, deadline, child);
-            });
+            },
+            through_proxy ? spec->probe_host : "127.0.0.1");
     });
   }
 
@@ -481,8 +516,13 @@ class Supervisor {
       for (const auto& ref : app_.services)
         if (ref.protection_level == "public")
           for (const auto& x : units_)
-            if (x->role == ref.role && x->kind == Unit::Kind::service && x->port)
-              log_.log(kRun, fmt::format("'{}' serves http://localhost:{}", x->role, x->port));
+            if (x->role == ref.role && x->kind == Unit::Kind::service) {
+              const ContainerSpec* spec = container_spec(x->role);
+              if (spec && !spec->url.empty()) log_.log(kRun, fmt::format("'{}' serves {}", x->role, spec->url));
+              else if (!spec && x->port) log_.log(kRun, fmt::format("'{}' serves http://localhost:{}", x->role, x->port));
+            }
+      if (const ContainerSpec* spec = container_spec("exocom"); spec && !spec->url.empty())
+        log_.log(kRun, "browsers reach ExoCom's gateway at " + spec->url);
     }
   }
 
@@ -840,7 +880,9 @@ class Supervisor {
   RunOptions options_;
   Logger& log_;
   asio::io_context io_{1};
-  asio::signal_set signals_{io_, SIGINT, SIGTERM};
+  // A closed terminal (SIGHUP) or a reader of the log stream that went away (SIGPIPE) ends the run
+  // as Ctrl-C does: everything stops and containers are removed, instead of exo dying mid-way.
+  asio::signal_set signals_{io_, SIGINT, SIGTERM, SIGHUP};
   asio::signal_set children_signal_{io_, SIGCHLD};
   std::vector<std::unique_ptr<Unit>> units_;
   std::vector<Unit*> buses_;  // ExoCom, or the nodes of an ExoCom cluster (--bus-nodes)

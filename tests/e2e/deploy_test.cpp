@@ -486,12 +486,74 @@ TEST_F(Deploy, BadArgumentsAreRefusedBeforeAnyCall) {
            {{"deploy", "production", "staging"}, "Error: exo deploy takes one environment, got 2: production staging; see 'exo deploy help'\n"},
            {{"deploy", "qa"}, "Error: 'qa' is not an environment in application.yml; valid environments: production\n"},
            {{"deploy", "--teardown", "--nuke"}, "Error: --teardown and --nuke exclude each other; --nuke also tears down\n"},
-           {{"deploy", "--registry", "quay"}, "Error: --registry must be 'dockerhub' or 'ecr', not 'quay'\n"}}) {
+           {{"deploy", "--registry", "quay"}, "Error: --registry must be 'dockerhub' or 'ecr', not 'quay'\n"},
+           {{"deploy", "--secrets", "x.env"}, "Error: --secrets goes with --rehearse\n"},
+           {{"deploy", "--rehearse", "--teardown"},
+            "Error: --rehearse runs on this machine; it does not go with --teardown, --nuke or --auto-approve\n"},
+           {{"deploy", "--rehearse", "--port", "80a"}, "Error: --port: '80a' is not a port number (0: any free port)\n"}}) {
     auto r = exo(c.args);
     EXPECT_EQ(r.exit_code, 1) << join(c.args, " ");
     EXPECT_EQ(r.err, c.err);
   }
   EXPECT_TRUE(calls().empty());
+}
+
+// exo deploy --rehearse: the secrets come from a local file, each container gets its task
+// definition's environment, networks and host names.
+TEST_F(Deploy, RehearsalNamesMissingSecretsAndWhereToWriteThem) {
+  write_app("      secrets: [DATABASE_URL, API_KEY]\n");
+  auto r = exo({"deploy", "--rehearse"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "Error: the services need the secrets API_KEY, DATABASE_URL; write NAME=value lines to "
+                   ".exosphere/secrets/production.env (or name another file with --secrets)\n");
+  box.write("prod.env", "# the rehearsal's secrets\nAPI_KEY=k\n");
+  r = exo({"deploy", "--rehearse", "--secrets", "prod.env"});
+  EXPECT_EQ(r.err, "Error: prod.env lacks the secrets DATABASE_URL; write NAME=value lines to prod.env (or name another file "
+                   "with --secrets)\n");
+  box.write("prod.env", "API_KEY=k\nDATABASE_URL\n");
+  r = exo({"deploy", "--rehearse", "--secrets", "prod.env"});
+  EXPECT_EQ(r.err, "Error: prod.env:2: expected NAME=value\n");
+  EXPECT_TRUE(calls().empty()) << "nothing is built or run before the secrets are complete";
+}
+
+TEST_F(Deploy, RehearsalRunsEachContainerAsItsTaskDefinitionSays) {
+  write_app("      secrets: [DATABASE_URL]\n");
+  box.write(".exosphere/secrets/production.env", "DATABASE_URL=postgres://db/shop?sslmode=disable\n");
+  docker.on("info", 0, "27.1.0\n");
+  docker.on("network inspect", 1);
+  // Each container says it is online and runs for 2 s: long enough for all of them to start.
+  docker.on("run", 1, "ExoCom online at port 80\n", "", false, 2);
+  auto r = exo({"deploy", "--rehearse", "--port", "0"});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  auto all = calls();
+  auto run_of = [&](const std::string& role) {
+    for (const auto& c : all)
+      if (c.rfind("docker run --rm --name shop-production-" + role + " ", 0) == 0) return c;
+    return std::string();
+  };
+  std::smatch port;
+  std::string proxy = run_of("load-balancer");
+  ASSERT_TRUE(std::regex_search(proxy, port, std::regex("-p 127\\.0\\.0\\.1:([0-9]+):8080"))) << proxy;
+  std::string origin = "http://www.shop.example.com.localhost:" + port[1].str();
+  EXPECT_EQ(proxy, "docker run --rm --name shop-production-load-balancer --label exosphere.run=shop-production "
+                   "--network-alias load-balancer --network shop-production-public -p 127.0.0.1:" + port[1].str() +
+                   ":8080 -v " + (box / ".exosphere/rehearsal/production/sites").string() +
+                   ":/etc/exosphere/sites:ro exosphere/proxy:0.1.0");
+  std::string exocom = "docker run --rm --name shop-production-exocom --label exosphere.run=shop-production "
+                       "--network-alias exocom --network shop-production-private --network-alias "
+                       "exocom.shop-production.internal -e PORT=80 -e SERVICE_DATA={";
+  EXPECT_EQ(run_of("exocom").substr(0, exocom.size()), exocom);
+  EXPECT_EQ(run_of("worker"),
+            "docker run --rm --name shop-production-worker --label exosphere.run=shop-production --network-alias worker "
+            "--network shop-production-private -e DATABASE_URL=postgres://db/shop?sslmode=disable "
+            "-e EXOCOM_HOST=exocom.shop-production.internal -e EXOCOM_PORT=80 -e ROLE=worker -e WEB_EXTERNAL_ORIGIN=" +
+                origin + " exo-rehearse/shop-worker:latest");
+  auto sites = box.read(".exosphere/rehearsal/production/sites/web.conf");
+  EXPECT_NE(sites.find("server_name www.shop.example.com.localhost;"), std::string::npos) << sites;
+  EXPECT_NE(sites.find("set $target http://web:3000;"), std::string::npos) << sites;
+  EXPECT_NE(std::find(all.begin(), all.end(), "docker network create shop-production-public"), all.end());
+  EXPECT_NE(std::find(all.begin(), all.end(), "docker network create shop-production-private"), all.end());
+  EXPECT_EQ(all.back(), "docker network rm shop-production-private") << "the networks go when the rehearsal ends";
 }
 
 // exo configure: secrets in SSM Parameter Store.

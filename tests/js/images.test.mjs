@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,6 +120,23 @@ for (const s of services) {
   });
 }
 
+test('proxy image: unprivileged, healthy, answers unknown host names with 404, stops within 2 s', async () => {
+  start('proxy', `exosphere/proxy:${version}`, {}, ['--publish', '127.0.0.1::8080']);
+  assert.ok(await waitHealthy('proxy'), `the proxy did not become healthy:\n${logs('proxy')}`);
+  assert.notEqual(run('exec', 'proxy', 'id', '-u'), '0', 'the proxy runs as root');
+  const port = run('port', 'proxy', '8080/tcp').split(':').pop();
+  const status = await new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path: '/', headers: { host: 'nobody.example.com' } }, (r) => {
+      r.resume();
+      resolve(r.statusCode);
+    }).on('error', reject);
+  });
+  assert.equal(status, 404);
+  const { took, code } = stopWithin('proxy');
+  assert.ok(took < 2000, `the proxy took ${took} ms to stop`);
+  assert.ok(code === 0 || code === 143, `the proxy exited with ${code}:\n${logs('proxy')}`);
+});
+
 test('exocom stops on SIGTERM within 2 s', () => {
   const { took, code } = stopWithin('exocom');
   assert.ok(took < 2000, `exocom took ${took} ms to stop`);
@@ -133,6 +151,7 @@ test('runtime images are small', () => {
   const base = size('docker.io/library/debian:bookworm');
   const js = (image) => image.includes('exoservice-js') || image.startsWith('exosphere/node');
   for (const image of [`exosphere/runtime:${version}`, `exosphere/exocom:${version}`, `exosphere/node:${version}`,
+                       `exosphere/proxy:${version}`,
                        ...services.map((s) => tag(s.name))]) {
     const limit = base + (js(image) ? 110 : 80);
     assert.ok(size(image) <= limit, `${image} is ${size(image).toFixed(0)} MB, more than ${limit.toFixed(0)} MB`);

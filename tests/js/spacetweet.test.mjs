@@ -2,7 +2,7 @@
 // tweet, watch the tweet appear live in a second page, delete it and watch it go.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const version = /project\(exosphere VERSION ([0-9.]+)/.exec(readFileSync(join(root, 'CMakeLists.txt'), 'utf8'))[1];
 
 const freePort = () => new Promise((resolve) => {
   const s = createServer();
@@ -28,12 +29,9 @@ const launchChromium = () => chromium.launch({
          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 
-// `make run`, with ports the OS chose and a data folder of its own (and `extra` exo run flags).
-async function startSpaceTweet(extra = '') {
-  const web = await freePort();
-  const gateway = await freePort();
-  const data = mkdtempSync(join(tmpdir(), 'spacetweet-'));
-  const child = spawn('make', ['--no-print-directory', 'run', `RUN_ARGS=--port web=${web} --gateway-port ${gateway} --data-dir ${data} ${extra}`],
+// `make <target> RUN_ARGS=...` until it says everything is online; `url(output)` is SpaceTweet's.
+async function startMake(target, runArgs, url, cleanup = () => {}) {
+  const child = spawn('make', ['--no-print-directory', target, `RUN_ARGS=${runArgs}`],
                       { cwd: root, detached: true, env: { ...process.env, NO_COLOR: '1' } });
   let output = '';
   const online = new Promise((resolve, reject) => {
@@ -47,21 +45,30 @@ async function startSpaceTweet(extra = '') {
     };
     child.stdout.on('data', seen);
     child.stderr.on('data', seen);
-    child.on('exit', (code) => reject(new Error(`make run exited with ${code}:\n${output}`)));
+    child.on('exit', (code) => reject(new Error(`make ${target} exited with ${code}:\n${output}`)));
   });
   await online;
   return {
-    url: `http://localhost:${web}`,
+    url,
     output: () => output,
     pid: child.pid,
     stop: () => new Promise((resolve) => {
       child.on('exit', () => {
-        rmSync(data, { recursive: true, force: true });
+        cleanup();
         resolve();
       });
       process.kill(-child.pid, 'SIGINT');
     }),
   };
+}
+
+// `make run`, with ports the OS chose and a data folder of its own (and `extra` exo run flags).
+async function startSpaceTweet(extra = '') {
+  const web = await freePort();
+  const gateway = await freePort();
+  const data = mkdtempSync(join(tmpdir(), 'spacetweet-'));
+  return startMake('run', `--port web=${web} --gateway-port ${gateway} --data-dir ${data} ${extra}`, `http://localhost:${web}`,
+                   () => rmSync(data, { recursive: true, force: true }));
 }
 
 // What a user does with SpaceTweet, however it runs.
@@ -115,6 +122,31 @@ test('sign up, tweet, see it live in another page, delete it', { timeout: 900000
 test('exo run --docker: sign up, tweet, see it live in another page, delete it', { timeout: 900000 }, async (t) => {
   const app = await startSpaceTweet('--docker');
   assert.match(app.output(), /building the image of 'web'/);
+  await signUpTweetDelete(t, app);
+});
+
+// The production rehearsal: the images and configuration exo deploy puts on AWS, on this machine,
+// behind one proxy at http://<production URL>.localhost:<port>/ (Chromium resolves *.localhost to
+// this machine). Ctrl-C leaves no container and no network behind.
+test('exo deploy --rehearse production: sign up, tweet, see it live in another page, delete it', { timeout: 900000 }, async (t) => {
+  const port = await freePort();
+  const app = await startMake('rehearse', `--port ${port}`, `http://spacetweet.example.com.localhost:${port}`);
+  const engine = spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0 ? 'docker' : 'podman';
+  const inspect = (...args) => spawnSync(engine, args, { encoding: 'utf8' });
+  // The public network reaches the public services, not the private ones.
+  const probe = (host) => inspect('run', '--rm', '--network', 'space-tweet-production-public',
+                                  `exosphere/runtime:${version}`, 'getent', 'hosts', host).status;
+  assert.equal(probe('web'), 0, 'the public network does not reach web');
+  assert.notEqual(probe('users'), 0, 'the public network reaches the private service users');
+  assert.match(app.output(), /browsers reach ExoCom's gateway at ws:\/\/exocom\.spacetweet\.example\.com\.localhost:/);
+  const stop = app.stop;
+  app.stop = async () => {
+    await stop();
+    const left = inspect('ps', '-a', '--filter', 'label=exosphere.run=space-tweet-production', '--format', '{{.Names}}');
+    assert.equal(left.stdout.trim(), '', 'containers left after Ctrl-C');
+    for (const net of ['space-tweet-production-public', 'space-tweet-production-private'])
+      assert.notEqual(inspect('network', 'inspect', net).status, 0, `network ${net} left after Ctrl-C`);
+  };
   await signUpTweetDelete(t, app);
 });
 

@@ -68,8 +68,9 @@ StandIn::StandIn(const Sandbox& box, const std::string& program)
   write_script();
 }
 
-void StandIn::on(const std::string& prefix, int code, const std::string& out, const std::string& err, bool read_stdin) {
-  rules_.push_back({prefix, code, out, err, read_stdin});
+void StandIn::on(const std::string& prefix, int code, const std::string& out, const std::string& err, bool read_stdin,
+                 int hold_seconds) {
+  rules_.push_back({prefix, code, out, err, read_stdin, hold_seconds});
   write_script();
 }
 
@@ -81,8 +82,8 @@ void StandIn::write_script() const {
   for (auto it = rules_.rbegin(); it != rules_.rend(); ++it) {
     s += "case \"$args\" in " + shell_quote(it->prefix) + "*) ";
     if (it->read_stdin) s += "cat >> " + shell_quote((bin_ / (program_ + ".stdin")).string()) + "; ";
-    s += "printf '%s' " + shell_quote(it->out) + "; printf '%s' " + shell_quote(it->err) + " >&2; exit " +
-         std::to_string(it->code) + ";; esac\n";
+    s += "printf '%s' " + shell_quote(it->out) + "; printf '%s' " + shell_quote(it->err) + " >&2; " +
+         (it->hold_seconds ? "sleep " + std::to_string(it->hold_seconds) + "; " : "") + "exit " + std::to_string(it->code) + ";; esac\n";
   }
   s += "exit 0\n";
   fs::path script = bin_ / program_;

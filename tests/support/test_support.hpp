@@ -49,10 +49,11 @@ class StandIn {
  public:
   StandIn(const Sandbox& box, const std::string& program);
   // Calls whose arguments start with `prefix` print `out` (and `err` on stderr) and exit with
-  // `code`; with `read_stdin` their standard input is kept (see stdin_received). The latest
-  // matching rule wins; calls no rule matches exit 0 silently.
+  // `code`; with `read_stdin` their standard input is kept (see stdin_received); with
+  // `hold_seconds` they run that long before they exit (a container). The latest matching rule
+  // wins; calls no rule matches exit 0 silently.
   void on(const std::string& prefix, int code, const std::string& out = "", const std::string& err = "",
-          bool read_stdin = false);
+          bool read_stdin = false, int hold_seconds = 0);
   std::vector<std::string> calls() const;
   std::string stdin_received() const;
   std::string path_dir() const { return bin_.string(); }
@@ -67,6 +68,7 @@ class StandIn {
     int code;
     std::string out, err;
     bool read_stdin;
+    int hold_seconds;
   };
   void write_script() const;
   fs::path bin_, log_;

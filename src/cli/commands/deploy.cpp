@@ -4,6 +4,7 @@
 #include "cli/command.hpp"
 #include "cli/options.hpp"
 #include "cli/prompt.hpp"
+#include "cli/rehearsal.hpp"
 #include "cli/workspace.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
@@ -19,6 +20,7 @@ namespace {
 
 constexpr std::string_view kHelp = R"(Usage: exo deploy [<environment>] [--auto-approve] [--registry dockerhub|ecr]
        exo deploy [<environment>] --teardown | --nuke [--auto-approve]
+       exo deploy [<environment>] --rehearse [--secrets <file>] [--port <port>]
 
 Deploys the application to AWS through Terraform. The environment is one of application.yml's
 `environments` (default: the only one, else production). In order, exo deploy
@@ -39,6 +41,12 @@ Options:
   --teardown       destroy every service and all infrastructure, after confirmation; the state
                    bucket, the hosted zone and the secrets remain
   --nuke           like --teardown, and also remove the hosted zone
+  --rehearse       run the deployment on this machine instead: the production images with each
+                   service's production environment and secrets, ExoCom under its AWS host name,
+                   public and private networks, and one reverse proxy standing in for the load
+                   balancers at http://<url>.localhost:<port>/; Ctrl-C removes it all
+  --secrets <file> the rehearsal's secrets, NAME=value lines (default .exosphere/secrets/<env>.env)
+  --port <port>    the rehearsal proxy's port on 127.0.0.1 (default 8080, else a free one)
 
 Exits with 2 when you decline. Terraform runs from PATH (1.10 or newer), else in the
 hashicorp/terraform image through Docker. See docs/deploy.md.
@@ -48,17 +56,41 @@ This command must be run in the root directory of the application.
 int run_deploy(const Args& args) {
   std::vector<std::string> positionals;
   deploy::DeployOptions options;
-  bool teardown = false, nuke = false;
+  bool teardown = false, nuke = false, rehearse = false;
+  std::string secrets, port;
   Options("deploy")
       .flag("--auto-approve", &options.auto_approve, "apply without asking")
       .option("--registry", &options.registry, "dockerhub or ecr")
       .flag("--teardown", &teardown, "destroy the deployment")
       .flag("--nuke", &nuke, "destroy the deployment and the hosted zone")
+      .flag("--rehearse", &rehearse, "run the deployment on this machine")
+      .option("--secrets", &secrets, "the rehearsal's secrets file")
+      .option("--port", &port, "the rehearsal's port")
       .positionals(&positionals)
       .parse(args);
   if (positionals.size() > 1)
     throw UserError("exo deploy takes one environment, got " + std::to_string(positionals.size()) + ": " +
                     join(positionals, " ") + "; see 'exo deploy help'");
+  if (!rehearse && (!secrets.empty() || !port.empty()))
+    throw UserError(std::string(secrets.empty() ? "--port" : "--secrets") + " goes with --rehearse");
+  if (rehearse) {
+    if (teardown || nuke || options.auto_approve)
+      throw UserError("--rehearse runs on this machine; it does not go with --teardown, --nuke or --auto-approve");
+    RehearsalOptions r;
+    r.environment = positionals.empty() ? "" : positionals[0];
+    r.secrets_file = secrets;
+    if (!port.empty()) {
+      size_t used = 0;
+      try {
+        r.port = std::stoi(port, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != port.size() || r.port < 0 || r.port > 65535)
+        throw UserError("--port: '" + port + "' is not a port number (0: any free port)");
+    }
+    return rehearse_deployment(load_workspace(fs::current_path()), r);
+  }
   if (teardown && nuke) throw UserError("--teardown and --nuke exclude each other; --nuke also tears down");
   if (options.registry != "dockerhub" && options.registry != "ecr")
     throw UserError("--registry must be 'dockerhub' or 'ecr', not '" + options.registry + "'");

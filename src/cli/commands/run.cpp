@@ -1,9 +1,9 @@
 #include <filesystem>
 
 #include "cli/command.hpp"
+#include "cli/container_session.hpp"
 #include "cli/options.hpp"
 #include "cli/workspace.hpp"
-#include "common/container_engine.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/process.hpp"
@@ -40,82 +40,6 @@ Options:
 
 This command must be run in the root directory of the application.
 )";
-
-// What `exo run --docker` makes around the supervisor: the images (the project's base images when
-// missing, then one per service from its folder), the application's network, and, when it ends,
-// the removal of every container and the network.
-class ContainerRun {
- public:
-  ContainerRun(const Workspace& ws, const runner::Toolchain& toolchain, Logger& log) : log_(log) {
-    c_.engine = find_container_engine();
-    c_.network = deploy::project_name(ws.app.name.empty() ? "exosphere" : ws.app.name);
-    c_.exocom_image = std::string("exosphere/exocom:") + EXO_VERSION;
-    base_images(toolchain);
-    for (const auto& ref : ws.app.services) {
-      auto s = ws.services.find(ref.role);
-      if (s == ws.services.end()) continue;  // the supervisor says what is wrong with it
-      std::string image = "exo-run/" + c_.network + "-" + ref.role + ":latest";
-      build(ref.role, image, s->second.dir);
-      c_.images[ref.role] = image;
-      for (const auto& d : s->second.dependencies)
-        if (!d.image.empty()) c_.images[d.name] = d.image + (d.version.empty() ? "" : ":" + d.version);
-    }
-    remove_containers();
-    if (!c_.engine.ok({"network", "inspect", c_.network}) && !c_.engine.ok({"network", "create", c_.network}))
-      throw UserError("could not create the container network '" + c_.network + "' with " + c_.engine.program);
-  }
-  ~ContainerRun() {
-    remove_containers();
-    c_.engine.ok({"network", "rm", c_.network});
-  }
-  ContainerRun(const ContainerRun&) = delete;
-  const runner::Containers& containers() const { return c_; }
-
- private:
-  // Containers of an earlier run that ended without cleaning up (killed) hold the names.
-  void remove_containers() const {
-    std::string ids;
-    c_.engine.ok({"ps", "-aq", "--filter", "label=exosphere.run=" + c_.network}, &ids);
-    for (const auto& id : split_lines(trim(ids)))
-      if (!trim(id).empty()) c_.engine.ok({"rm", "-f", std::string(trim(id))});
-  }
-
-  void base_images(const runner::Toolchain& toolchain) {
-    std::string version = EXO_VERSION;
-    bool all = true;
-    for (const char* base : {"sdk", "runtime", "node"}) all = all && c_.engine.has_image(std::string("exosphere/") + base + ":" + version);
-    if (all && c_.engine.has_image(c_.exocom_image)) return;
-    fs::path script = toolchain.source_root / "docker" / "build-images";
-    if (toolchain.source_root.empty() || !fs::exists(script))
-      throw UserError("the images exosphere/sdk, runtime, node and exocom:" + version +
-                      " are missing; build them with docker/build-images in the Exosphere repository");
-    log_.log(kRunRole, "building Exosphere's base images (the first time takes a few minutes) ...");
-    SpawnOptions o;
-    o.argv = {script.string()};
-    o.die_with_parent = true;  // Ctrl-C during a build leaves nothing running
-    int code = run_lines(o, [&](const std::string& line) { log_.log(kRunRole, line); });
-    if (code != 0) throw UserError("docker/build-images failed (exit code " + std::to_string(code) + "); see the lines above");
-  }
-
-  void build(const std::string& role, const std::string& image, const fs::path& dir) {
-    log_.log(kRunRole, "building the image of '" + role + "' ...");
-    SpawnOptions o;
-    o.argv = c_.engine.build();
-    o.die_with_parent = true;
-    o.argv.insert(o.argv.end(), {"-t", image, dir.string()});
-    auto r = run_captured(o, {}, std::chrono::minutes(30));
-    if (r.exit_code == 0) return;
-    std::string out = r.out + r.err;
-    auto lines = split_lines(trim(out));
-    for (size_t i = lines.size() > 30 ? lines.size() - 30 : 0; i < lines.size(); ++i) log_.log(role, std::string(lines[i]));
-    throw UserError("the image of '" + role + "' did not build from " + display_path(dir / "Dockerfile") +
-                    "; the lines above are the end of what " + c_.engine.program + " said");
-  }
-
-  static constexpr std::string_view kRunRole = "exo-run";
-  runner::Containers c_;
-  Logger& log_;
-};
 
 int run_run(const Args& args) {
   std::vector<std::string> only, ports;
@@ -185,8 +109,20 @@ int run_run(const Args& args) {
   for (int i = 1; i <= nodes; ++i) roles.push_back("exocom-" + std::to_string(i));
   Logger log(roles);
   if (!docker) return runner::run(ws.app, ws.services, options, log);
-  ContainerRun run(ws, toolchain, log);
-  options.containers = run.containers();
+  std::string network = deploy::project_name(ws.app.name.empty() ? "exosphere" : ws.app.name);
+  ContainerSession session(network, {network}, toolchain, log);
+  runner::Containers& c = session.containers();
+  for (const auto& ref : ws.app.services) {
+    auto s = ws.services.find(ref.role);
+    if (s == ws.services.end()) continue;  // the supervisor says what is wrong with it
+    std::string image = "exo-run/" + c.network + "-" + ref.role + ":latest";
+    session.build(ref.role, image, s->second.dir);
+    c.images[ref.role] = image;
+    for (const auto& d : s->second.dependencies)
+      if (!d.image.empty()) c.images[d.name] = d.image + (d.version.empty() ? "" : ":" + d.version);
+  }
+  session.create_networks();
+  options.containers = c;
   return runner::run(ws.app, ws.services, options, log);
 }
 

@@ -16,8 +16,8 @@ module "service_ingest" {
   secrets_arn_prefix = module.execution_role.secrets_arn_prefix
 
   environment = {
-    EXOCOM_HOST = module.exocom.host
-    EXOCOM_PORT = tostring(module.exocom.port)
+    EXOCOM_HOST = "${module.exocom.host}"
+    EXOCOM_PORT = "${module.exocom.port}"
     ROLE        = "ingest"
   }
 }

@@ -36,8 +36,8 @@ module "service_web" {
 
   environment = {
     EXOCOM_GATEWAY_URL  = "wss://${var.urls["browser"]}/"
-    EXOCOM_HOST         = module.exocom.host
-    EXOCOM_PORT         = tostring(module.exocom.port)
+    EXOCOM_HOST         = "${module.exocom.host}"
+    EXOCOM_PORT         = "${module.exocom.port}"
     PORT                = "3000"
     ROLE                = "web"
     WEB_EXTERNAL_ORIGIN = "https://${var.urls["web"]}"
@@ -60,8 +60,8 @@ module "service_tweets" {
 
   environment = {
     EXOCOM_GATEWAY_URL  = "wss://${var.urls["browser"]}/"
-    EXOCOM_HOST         = module.exocom.host
-    EXOCOM_PORT         = tostring(module.exocom.port)
+    EXOCOM_HOST         = "${module.exocom.host}"
+    EXOCOM_PORT         = "${module.exocom.port}"
     ROLE                = "tweets"
     WEB_EXTERNAL_ORIGIN = "https://${var.urls["web"]}"
   }
@@ -83,8 +83,8 @@ module "service_users" {
 
   environment = {
     EXOCOM_GATEWAY_URL  = "wss://${var.urls["browser"]}/"
-    EXOCOM_HOST         = module.exocom.host
-    EXOCOM_PORT         = tostring(module.exocom.port)
+    EXOCOM_HOST         = "${module.exocom.host}"
+    EXOCOM_PORT         = "${module.exocom.port}"
     ROLE                = "users"
     WEB_EXTERNAL_ORIGIN = "https://${var.urls["web"]}"
   }

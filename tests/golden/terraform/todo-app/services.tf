@@ -31,8 +31,8 @@ module "service_web" {
 
   environment = {
     CUSTOMER_DASHBOARD_EXTERNAL_ORIGIN = "https://${var.urls["customer-dashboard"]}"
-    EXOCOM_HOST                        = module.exocom.host
-    EXOCOM_PORT                        = tostring(module.exocom.port)
+    EXOCOM_HOST                        = "${module.exocom.host}"
+    EXOCOM_PORT                        = "${module.exocom.port}"
     GREETING                           = "Hello \"world\" at $${HOST}"
     PORT                               = "3000"
     ROLE                               = "web"
@@ -70,8 +70,8 @@ module "service_customer-dashboard" {
 
   environment = {
     CUSTOMER_DASHBOARD_EXTERNAL_ORIGIN = "https://${var.urls["customer-dashboard"]}"
-    EXOCOM_HOST                        = module.exocom.host
-    EXOCOM_PORT                        = tostring(module.exocom.port)
+    EXOCOM_HOST                        = "${module.exocom.host}"
+    EXOCOM_PORT                        = "${module.exocom.port}"
     PORT                               = "4000"
     ROLE                               = "customer-dashboard"
     WEB_EXTERNAL_ORIGIN                = "https://${var.urls["web"]}"
@@ -98,8 +98,8 @@ module "service_api" {
 
   environment = {
     CUSTOMER_DASHBOARD_EXTERNAL_ORIGIN = "https://${var.urls["customer-dashboard"]}"
-    EXOCOM_HOST                        = module.exocom.host
-    EXOCOM_PORT                        = tostring(module.exocom.port)
+    EXOCOM_HOST                        = "${module.exocom.host}"
+    EXOCOM_PORT                        = "${module.exocom.port}"
     ROLE                               = "api"
     WEB_EXTERNAL_ORIGIN                = "https://${var.urls["web"]}"
   }
@@ -121,8 +121,8 @@ module "service_users" {
 
   environment = {
     CUSTOMER_DASHBOARD_EXTERNAL_ORIGIN = "https://${var.urls["customer-dashboard"]}"
-    EXOCOM_HOST                        = module.exocom.host
-    EXOCOM_PORT                        = tostring(module.exocom.port)
+    EXOCOM_HOST                        = "${module.exocom.host}"
+    EXOCOM_PORT                        = "${module.exocom.port}"
     ROLE                               = "users"
     WEB_EXTERNAL_ORIGIN                = "https://${var.urls["web"]}"
   }
