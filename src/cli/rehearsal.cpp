@@ -83,6 +83,8 @@ int rehearse_deployment(const Workspace& ws, const RehearsalOptions& options) {
     for (const auto& n : env.secrets_for(s))
       if (std::find(needed.begin(), needed.end(), n) == needed.end()) needed.push_back(n);
   auto secrets = read_secrets(secrets_file, needed);
+  // Local state and secrets stay out of git, wherever the application's .gitignore stands.
+  if (!path_exists(ws.app.root / ".exosphere" / ".gitignore")) write_file(ws.app.root / ".exosphere" / ".gitignore", "*\n");
 
   uint16_t port = kDefaultPort;
   if (options.port > 0) {
