@@ -10,7 +10,7 @@ ASAN_TARGETS := exocom unit_common unit_config unit_exocom unit_sdk unit_deploy 
                 integration_exocom integration_sdk integration_store
 TSAN_TESTS := unit_sdk integration_sdk unit_runner e2e_run
 
-.PHONY: all deps build test check test-asan test-tsan test-fuzz run rehearse clean
+.PHONY: all deps build test check test-asan test-tsan test-fuzz test-package package install run rehearse clean
 all: build
 
 deps:
@@ -20,8 +20,8 @@ build: deps
 	@cmake --preset $(PRESET) >/dev/null
 	@cmake --build --preset $(PRESET)
 
-# Every test (CI's command): the whole suite, then the sanitizer and fuzz runs.
-test: check test-asan test-tsan test-fuzz
+# Every test (CI's command): the whole suite, then the sanitizer and fuzz runs, then the package.
+test: check test-asan test-tsan test-fuzz test-package
 
 # The whole suite on the development build: what to run while working.
 check: build
@@ -44,6 +44,24 @@ test-tsan: deps
 test-fuzz: deps
 	@echo "test: every fuzz target for $(FUZZ_SECONDS) s on its committed corpus"
 	@fuzz/run $(FUZZ_SECONDS)
+
+# The Debian package, build/package/exosphere_<version>_amd64.deb (release build, /usr).
+package: deps
+	@cmake --preset package >/dev/null
+	@cmake --build --preset package
+	@rm -f build/package/exosphere_*.deb
+	@cd build/package && cpack -G DEB >/dev/null && echo "package: $$(ls exosphere_*_amd64.deb)"
+
+# Its control fields, Depends and files; installed, used and removed in a clean container.
+test-package: package
+	@tests/install/check-deb build/package/exosphere_*_amd64.deb
+
+# exo, exocom, the SDK, the templates, completions and manual pages under PREFIX (/usr/local).
+PREFIX ?= /usr/local
+install: deps
+	@cmake --preset package -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build --preset package
+	@cmake --install build/package --prefix $(PREFIX)
 
 # Builds SpaceTweet's services and runs them; the URL to open is printed once all are online.
 run: build

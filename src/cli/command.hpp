@@ -23,6 +23,7 @@ const std::vector<Command>& commands();
 Command add_command();
 Command clean_command();
 Command clone_command();
+Command completion_command();
 Command configure_command();
 Command create_command();
 Command deploy_command();

@@ -13,6 +13,7 @@ const std::vector<Command>& commands() {
       add_command(),
       clean_command(),
       clone_command(),
+      completion_command(),
       configure_command(),
       create_command(),
       deploy_command(),

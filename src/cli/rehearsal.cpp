@@ -83,8 +83,10 @@ int rehearse_deployment(const Workspace& ws, const RehearsalOptions& options) {
     for (const auto& n : env.secrets_for(s))
       if (std::find(needed.begin(), needed.end(), n) == needed.end()) needed.push_back(n);
   auto secrets = read_secrets(secrets_file, needed);
-  // Local state and secrets stay out of git, wherever the application's .gitignore stands.
-  if (!path_exists(ws.app.root / ".exosphere" / ".gitignore")) write_file(ws.app.root / ".exosphere" / ".gitignore", "*\n");
+  // Local data, the proxy's rules and the secrets stay out of git (an application's own templates
+  // in .exosphere/templates do not).
+  if (!path_exists(ws.app.root / ".exosphere" / ".gitignore"))
+    write_file(ws.app.root / ".exosphere" / ".gitignore", "data/\nrehearsal/\nsecrets/\n");
 
   uint16_t port = kDefaultPort;
   if (options.port > 0) {

@@ -43,6 +43,7 @@ int run(int argc, char** argv) {
     return 0;
   }
   CLI::App app("ExoCom: the Exosphere message bus");
+  app.set_version_flag("--version", std::string("exocom ") + EXO_VERSION);
   std::string host = "0.0.0.0", port_text, routes_file, log_format = "text";
   exocom::Options options;
   auto& lim = options.limits;
@@ -88,7 +89,7 @@ int run(int argc, char** argv) {
   app.add_option("--gateway-rate", gateway.rate, "messages a second per browser (default 50)");
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
+  } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     throw UserError(std::string(e.what()) + "; see 'exocom --help'");

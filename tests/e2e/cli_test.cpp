@@ -1,15 +1,68 @@
 // `exo` as a user types it: dispatch, help, version and errors.
 #include <gtest/gtest.h>
 
+#include <regex>
+
+#include "support/processes.hpp"
 #include "support/test_support.hpp"
 
 using namespace exo::test;
 
-TEST(Cli, PrintsTheVersion) {
+TEST(Cli, PrintsTheVersionAndTheCommitItWasBuiltFrom) {
   Sandbox box;
   auto r = run_exo({"version"}, box.path());
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_EQ(r.out.rfind("Exosphere version ", 0), 0u) << r.out;
+  std::string head = git(EXO_SOURCE_DIR, {"rev-parse", "--short=12", "HEAD"});
+  EXPECT_TRUE(std::regex_match(r.out, std::regex("Exosphere version 0\\.1\\.0 \\(git commit [0-9a-f]{12}(-dirty)?\\)\n"))) << r.out;
+  EXPECT_NE(r.out.find(head.substr(0, 12)), std::string::npos) << "built from " << head << ", says " << r.out;
+  exo::SpawnOptions o;
+  o.argv = {exocom_binary(), "--version"};
+  auto exocom = exo::run_captured(o, {}, std::chrono::seconds(10));
+  EXPECT_EQ(exocom.exit_code, 0);
+  EXPECT_EQ(exocom.out, "exocom 0.1.0\n");
+}
+
+// The completion scripts ask exo for the words that fit: commands, flags from the help text, roles
+// of the application in the current folder, templates, environments.
+TEST(Cli, CompletesCommandsFlagsRolesAndTemplates) {
+  Sandbox box;
+  box.write("application.yml", R"(
+    name: shop
+    services:
+      public:
+        web: {location: ./web}
+      private:
+        worker: {location: ./worker}
+    environments:
+      staging: {domain: shop.example.com}
+  )");
+  auto words = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"completion", "candidates"});
+    auto r = run_exo(args, box.path());
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  };
+  EXPECT_NE(words({"1", "exo"}).find("run\n"), std::string::npos);
+  EXPECT_EQ(words({"3", "exo", "run", "--only"}), "web\nworker\n");
+  EXPECT_EQ(words({"3", "exo", "run", "--port"}), "web=\nworker=\n");
+  EXPECT_NE(words({"2", "exo", "run"}).find("--no-watch\n"), std::string::npos);
+  EXPECT_NE(words({"2", "exo", "deploy"}).find("--teardown\nstaging\n"), std::string::npos) << words({"2", "exo", "deploy"});
+  EXPECT_EQ(words({"3", "exo", "add", "--template-name"}), "exoservice-cpp\nexoservice-cpp-mongodb\nexoservice-js\nhtmlserver-cpp\n");
+  EXPECT_EQ(words({"2", "exo", "completion"}), "bash\nzsh\nfish\n");
+
+  // The bash script, loaded in bash, completes a half-typed command.
+  auto script = run_exo({"completion", "bash"}, box.path());
+  box.write("exo.bash", script.out);
+  exo::SpawnOptions o;
+  o.argv = {"bash", "-c", "source exo.bash; COMP_WORDS=(exo run --no-w); COMP_CWORD=2; _exo; echo \"${COMPREPLY[*]}\""};
+  o.cwd = box.path();
+  o.env = {{"PATH", fs::path(exo_command({}, box.path(), {}).argv[0]).parent_path().string() + ":/usr/bin:/bin"}};
+  auto bash = exo::run_captured(o, {}, std::chrono::seconds(10));
+  EXPECT_EQ(bash.out, "--no-watch\n") << bash.err;
+
+  auto wrong = run_exo({"completion", "tcsh"}, box.path());
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_EQ(wrong.err, "Error: exo completion takes bash, zsh or fish, not 'tcsh'\n");
 }
 
 TEST(Cli, MissingCommandIsAnErrorWithUsage) {

@@ -554,7 +554,7 @@ TEST_F(Deploy, RehearsalRunsEachContainerAsItsTaskDefinitionSays) {
   EXPECT_NE(std::find(all.begin(), all.end(), "docker network create shop-production-public"), all.end());
   EXPECT_NE(std::find(all.begin(), all.end(), "docker network create shop-production-private"), all.end());
   EXPECT_EQ(all.back(), "docker network rm shop-production-private") << "the networks go when the rehearsal ends";
-  EXPECT_EQ(box.read(".exosphere/.gitignore"), "*\n") << "the secrets file and the proxy's rules stay out of git";
+  EXPECT_EQ(box.read(".exosphere/.gitignore"), "data/\nrehearsal/\nsecrets/\n") << "the secrets and the proxy's rules stay out of git";
 }
 
 // exo configure: secrets in SSM Parameter Store.
