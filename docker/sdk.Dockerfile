@@ -14,6 +14,6 @@ COPY . /exosphere
 # One build for the SDK and ExoCom, so exosphere/exocom compiles nothing of its own.
 RUN cmake -S /exosphere -B /tmp/build -G Ninja -DCMAKE_BUILD_TYPE=Release -DEXO_BUILD_TESTS=OFF -DEXO_BUILD_BENCH=OFF \
  && cmake --build /tmp/build --target exosphere exosphere_store exocom \
- && cmake --install /tmp/build \
+ && cmake --install /tmp/build --component sdk \
  && install -s /tmp/build/src/exocom/exocom /usr/local/bin/exocom \
  && ldconfig && rm -rf /tmp/build
