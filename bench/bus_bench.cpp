@@ -569,6 +569,56 @@ double nats_idle_rss(uint16_t port, pid_t pid) {
 
 }  // namespace
 
+// What `exo run`'s dashboard does to ExoCom: a client of /observe that reads every trace batch (and
+// drops it) and pings now and then, as a live page keeps it busy.
+class ObserveDrain {
+ public:
+  ObserveDrain(uint16_t port, const std::string& token) : socket_(io_) {
+    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    std::string req = "GET /observe HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: " + ws::base64(random_hex(8)) + "\r\nSec-WebSocket-Version: 13\r\n"
+                      "Authorization: Bearer " + token + "\r\n\r\n";
+    asio::write(socket_, asio::buffer(req));
+    std::string head;
+    char c;
+    while (head.find("\r\n\r\n") == std::string::npos) {
+      asio::read(socket_, asio::buffer(&c, 1));
+      head += c;
+    }
+    if (head.rfind("HTTP/1.1 101", 0) != 0) throw std::runtime_error("/observe refused: " + head);
+    reader_ = std::thread([this] {
+      std::array<char, 65536> buf;
+      auto last_ping = std::chrono::steady_clock::now();
+      boost::system::error_code ec;
+      while (!stop_) {
+        size_t n = socket_.read_some(asio::buffer(buf), ec);
+        if (ec) break;
+        bytes_ += n;
+        if (std::chrono::steady_clock::now() - last_ping > 5s) {
+          std::string ping;
+          ws::append_frame(ping, ws::Opcode::ping, {}, kMask);
+          asio::write(socket_, asio::buffer(ping), ec);
+          last_ping = std::chrono::steady_clock::now();
+        }
+      }
+    });
+  }
+  ~ObserveDrain() {
+    stop_ = true;
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    reader_.join();
+  }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  asio::io_context io_;
+  tcp::socket socket_;
+  std::thread reader_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> bytes_{0};
+};
+
 int main(int argc, char** argv) {
   std::string exocom_binary = argc > 1 ? argv[1] : "build/release/src/exocom/exocom";
   raise_open_file_limit();
@@ -675,6 +725,30 @@ int main(int argc, char** argv) {
                    median_of(split), median_of(together), 0, true);
   }
   if (cluster_only) return 0;
+
+  // A dashboard watching (ExoCom's /observe) against nobody watching, on one ExoCom, interleaved.
+  {
+    const std::string token = random_hex(16);
+    Server watched = start_server({exocom_binary, "--host", "127.0.0.1", "--port", "0", "--quiet"},
+                                  {{"SERVICE_DATA", routes}, {"EXOCOM_OBSERVE_TOKEN", token}}, "ExoCom online at port (\\d+)");
+    std::vector<double> with, without;
+    uint64_t observed = 0;
+    for (int i = 0; i < kThroughputRuns; ++i) {
+      without.push_back(exocom_throughput(watched.port, 1));
+      ObserveDrain dashboard(watched.port, token);
+      with.push_back(exocom_throughput(watched.port, 1));
+      observed += dashboard.bytes();
+    }
+    if (observed == 0) throw std::runtime_error("the dashboard's stream carried nothing");
+    auto median_of = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
+    std::printf("{\"key\":\"dashboard_throughput\",\"label\":\"pipelined 1→1 throughput, 128 B (messages/s, median of %d)\","
+                "\"with_dashboard\":%.3f,\"without\":%.3f,\"higher_is_better\":true}\n",
+                kThroughputRuns, median_of(with), median_of(without));
+    std::fflush(stdout);
+  }
 
   double exo_rate = 0, nats_rate = 0;
   Samples exo_c = exocom_concurrent(exocom.port, exo_rate);

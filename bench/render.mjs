@@ -38,6 +38,7 @@ const all = read('bus.jsonl');
 const bus = all.filter((r) => r.nats !== undefined && r.cluster === undefined);
 const cluster = all.filter((r) => r.cluster !== undefined);
 const sdk = all.filter((r) => r.raw !== undefined);
+const watched = all.filter((r) => r.with_dashboard !== undefined);
 if (bus.length) {
   lines.push('## ExoCom and NATS', '');
   lines.push('ExoCom (release build, `--quiet`) is driven by a raw Asio WebSocket client; nats-server by cnats,');
@@ -77,6 +78,21 @@ if (cluster.length) {
     }
     const nats = r.nats ? fmt(r.nats) : '—';
     lines.push(`| ${r.label} | ${fmt(r.cluster)} | ${fmt(r.one_node)} | ${nats} | ${target} | ${met === undefined ? '—' : met ? 'yes' : 'no'} |`);
+  }
+  lines.push('');
+}
+
+if (watched.length) {
+  lines.push('## With a dashboard attached', '');
+  lines.push('One ExoCom with `EXOCOM_OBSERVE_TOKEN`, routing with a reader of `/observe` attached (as `exo run`\'s');
+  lines.push('dashboard is) and without, runs interleaved. ExoCom turns at most 2,000 deliveries a second into');
+  lines.push('trace events and only counts the rest, so watching costs nearly nothing under load. Target: at least');
+  lines.push('95% of the throughput without.', '');
+  lines.push('| measure | with a dashboard | without | with/without | target met |');
+  lines.push('|---|---:|---:|---:|:---:|');
+  for (const r of watched) {
+    const ratio = r.with_dashboard / r.without;
+    lines.push(`| ${r.label} | ${fmt(r.with_dashboard)} | ${fmt(r.without)} | ${ratio.toFixed(2)} | ${ratio >= 0.95 ? 'yes' : 'no'} |`);
   }
   lines.push('');
 }

@@ -50,9 +50,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (head.size > in.size() || head.size > 4096) std::abort();
     for (bool gateway : {false, true}) {
       Action a = route_request(head, gateway);
-      if (a == Action::upgrade && (head.method != "GET" || head.key.empty() || head.version != "13" ||
+      if ((a == Action::upgrade || a == Action::observe) && (head.method != "GET" || head.key.empty() || head.version != "13" ||
                                    !head.upgrade_websocket || !head.connection_upgrade))
         std::abort();
+      if (a == Action::observe && (gateway || head.path != "/observe")) std::abort();
+      // The token check never reads past what it was given, whatever the headers hold.
+      (void)presents_token(head, "0123456789abcdef");
     }
   }
 

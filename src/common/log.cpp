@@ -82,6 +82,7 @@ void Logger::log(std::string_view role, std::string_view text, Color color) {
   }
   if (text.empty()) out = paint(prefix(role), role_color, colored_, true) + "  \n";
   write_line(out_, out);
+  if (tap_) tap_(role, text);
 }
 
 void Logger::error(std::string_view role, std::string_view text) {
@@ -92,6 +93,12 @@ void Logger::error(std::string_view role, std::string_view text) {
     out += paint(prefix(role), color_of(role), colored, true) + "  " + paint(line, Color::red, colored) + "\n";
   std::fflush(out_);
   write_line(stderr, out);
+  if (tap_) tap_(role, text);
+}
+
+void Logger::set_tap(std::function<void(std::string_view, std::string_view)> tap) {
+  std::lock_guard lock(mutex_);
+  tap_ = std::move(tap);
 }
 
 void Logger::raw(std::string_view text, Color color) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -33,6 +34,8 @@ class Logger {
   size_t width() const { return width_; }
   std::string prefix(std::string_view role) const;
   bool colored() const { return colored_; }
+  // Every line logged (role, text) also goes to `tap` (the dashboard), or to nobody when empty.
+  void set_tap(std::function<void(std::string_view role, std::string_view text)> tap);
 
  private:
   Color color_of(std::string_view role) const;
@@ -44,6 +47,7 @@ class Logger {
   std::map<std::string, Color, std::less<>> colors_;
   size_t next_color_ = 0;
   std::mutex mutex_;
+  std::function<void(std::string_view, std::string_view)> tap_;
 };
 
 }  // namespace exo

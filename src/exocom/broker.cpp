@@ -580,7 +580,7 @@ void Broker::route(Peer* from, RoleState& sender, const wire::Envelope& env, std
     if (!deliver(*sub.role, frame, activity, origin, sender.name, env.activity_id, session)) refused_full = true;
     if (log_.tracing())
       log_.trace(sender.name, env.name, sub.internal_name, sub.role->name, since,
-                 env.payload ? env.payload->value : std::string_view());
+                 env.payload ? env.payload->value : std::string_view(), env.activity_id, frame.size());
   }
   if (refused_full && from)
     refuse(*from, &env, "buffer-full",

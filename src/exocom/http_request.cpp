@@ -53,13 +53,31 @@ RequestHead read_request_head(std::string_view in, size_t max_head_bytes) {
   head.size = end + 4;
   head.method = std::string(req.method_string());
   std::string_view target = req.target();
-  head.path = std::string(target.substr(0, target.find('?')));
+  size_t question = target.find('?');
+  head.path = std::string(target.substr(0, question));
+  if (question != std::string_view::npos) head.query = std::string(target.substr(question + 1));
+  head.authorization = std::string(req[http::field::authorization]);
   head.upgrade_websocket = header_has_token(req[http::field::upgrade], "websocket");
   head.connection_upgrade = header_has_token(req[http::field::connection], "upgrade");
   head.key = std::string(req[http::field::sec_websocket_key]);
   head.version = std::string(req[http::field::sec_websocket_version]);
   head.origin = std::string(req[http::field::origin]);
   return head;
+}
+
+bool presents_token(const RequestHead& head, std::string_view token) {
+  std::string_view given;
+  if (head.authorization.starts_with("Bearer ")) given = std::string_view(head.authorization).substr(7);
+  for (size_t at = 0; given.empty() && at < head.query.size();) {
+    size_t end = std::min(head.query.find('&', at), head.query.size());
+    std::string_view pair = std::string_view(head.query).substr(at, end - at);
+    if (pair.starts_with("token=")) given = pair.substr(6);
+    at = end + 1;
+  }
+  if (token.empty() || given.size() != token.size()) return false;
+  unsigned char differ = 0;
+  for (size_t i = 0; i < token.size(); ++i) differ |= static_cast<unsigned char>(given[i] ^ token[i]);
+  return differ == 0;
 }
 
 Action route_request(const RequestHead& head, bool gateway_port) {
@@ -77,6 +95,11 @@ Action route_request(const RequestHead& head, bool gateway_port) {
   if (head.path == "/services" || head.path == "/services/") {
     if (!head.upgrade_websocket || !get) return Action::upgrade_required;
     return handshake();
+  }
+  if (head.path == "/observe") {
+    if (!head.upgrade_websocket || !get) return Action::upgrade_required;
+    Action a = handshake();
+    return a == Action::upgrade ? Action::observe : a;
   }
   if (head.path == "/config.json") return Action::config_json;
   if (head.path == "/status") return Action::status;

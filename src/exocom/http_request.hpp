@@ -14,7 +14,9 @@ struct RequestHead {
   Status status = Status::incomplete;
   size_t size = 0;  // bytes the head took; what follows belongs to the WebSocket
   std::string method;
-  std::string path;  // the target without its query
+  std::string path;   // the target without its query
+  std::string query;  // after the '?'
+  std::string authorization;        // Authorization
   bool upgrade_websocket = false;   // Upgrade: websocket
   bool connection_upgrade = false;  // Connection: upgrade
   std::string key;                  // Sec-WebSocket-Key
@@ -29,17 +31,22 @@ RequestHead read_request_head(std::string_view in, size_t max_head_bytes);
 // the gateway port: the WebSocket anywhere and the JavaScript client.
 enum class Action {
   upgrade,           // a valid WebSocket handshake
+  observe,           // a valid WebSocket handshake on /observe: the trace, read-only
   exocom_js,         // GET /exocom.js on the gateway port
   config_json,       // GET /config.json
   status,            // GET /status
   metrics,           // GET /metrics
-  upgrade_required,  // /services without a WebSocket handshake (426)
+  upgrade_required,  // /services or /observe without a WebSocket handshake (426)
   bad_handshake,     // an upgrade without Connection: upgrade or a key (400)
   wrong_version,     // an upgrade whose Sec-WebSocket-Version is not 13 (426)
   gateway_only,      // anything else on the gateway port (404)
   not_found,         // anything else on the services port (404)
 };
 Action route_request(const RequestHead& head, bool gateway_port);
+
+// Whether the request presents `token` (`Authorization: Bearer <token>` or `?token=<token>`),
+// compared in constant time.
+bool presents_token(const RequestHead& head, std::string_view token);
 
 // Whether the comma-separated header `value` holds `token` (case-insensitive): Connection, Upgrade.
 bool header_has_token(std::string_view value, std::string_view token);

@@ -105,6 +105,11 @@ int run(int argc, char** argv) {
   if (metrics_seconds < 1) throw UserError("--metrics-interval must be at least 1 second");
   options.metrics_interval = std::chrono::seconds(metrics_seconds);
 
+  // From the environment only: a token on the command line would show in every `ps`.
+  if (const char* token = std::getenv("EXOCOM_OBSERVE_TOKEN"); token && *token) {
+    options.observe_token = token;
+    if (options.observe_token.size() < 16) throw UserError("EXOCOM_OBSERVE_TOKEN must be at least 16 characters");
+  }
   if (port_text.empty()) {
     const char* env = std::getenv("PORT");
     port_text = env && *env ? env : "80";

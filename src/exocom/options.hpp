@@ -38,6 +38,9 @@ struct Options {
   // under the dimension Application=<name> (docs/deploy.md, "Dashboard and alarms").
   std::string metrics_application;
   std::chrono::seconds metrics_interval = 60s;
+  // With a token: /observe streams the trace to WebSocket clients that present it (`exo run`'s
+  // dashboard); without one, /observe is not served.
+  std::string observe_token;
 };
 
 }  // namespace exo::exocom

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <deque>
+#include <set>
 #include <unordered_map>
 
 #include <boost/asio/io_context.hpp>
@@ -42,6 +43,8 @@ constexpr size_t kMaxRequestHeader = 16 * 1024;
 constexpr size_t kReadBudget = 1 << 20;  // bytes per readable event, so one sender cannot hog the loop
 constexpr size_t kMaxIovecs = 512;
 constexpr size_t kEagerFlushBytes = 64 * 1024;
+// An observer further behind than this misses trace batches until it catches up.
+constexpr size_t kObserverBacklog = 4u << 20;
 
 std::string http_response(int status, std::string_view reason, std::string_view content_type, std::string_view body,
                           std::string_view extra_headers = {}) {
@@ -61,6 +64,8 @@ class Connection : public Peer, public ws::Events, public std::enable_shared_fro
   void acknowledged(uint64_t count) override;
   void close(uint16_t code, std::string_view reason) override;
   void sweep(Clock::time_point now);
+  // An observer's share of the trace; skipped while it has not taken the last ones (slow reader).
+  void observe(const Frame& batch);
   // SIGTERM: stop taking messages once the queues are empty, then close with 1001.
   bool drained() const { return out_.empty(); }
   Phase phase() const { return phase_; }
@@ -95,6 +100,7 @@ class Connection : public Peer, public ws::Events, public std::enable_shared_fro
   Server::Impl& server_;
   tcp::socket socket_;
   bool browser_;  // a browser on the gateway port, not a service
+  bool observer_ = false;  // a reader of /observe: receives the trace, sends nothing that counts
   Phase phase_ = Phase::http;
   std::string in_;  // bytes received but not yet consumed
   ws::Decoder decoder_;
@@ -130,6 +136,7 @@ struct Server::Impl {
   Broker broker;
   std::unique_ptr<Cluster> cluster;  // after the broker: gone first, its NATS thread with it
   std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections;
+  std::set<uint64_t> observers;  // connections reading /observe
   uint64_t next_id = 1;
   std::array<char, kScratchSize> scratch;
   bool log_flush_scheduled = false;
@@ -233,6 +240,8 @@ struct Server::Impl {
       all.reserve(connections.size());
       for (auto& [id, c] : connections) all.push_back(c);
       for (auto& c : all) c->sweep(now);
+      // Once a second, observers see the instances per role and the counters.
+      if (!observers.empty()) send_observers(Frame::make(ws::Opcode::text, "{\"status\":" + status_json() + "}"));
       if (shutting_down) continue_shutdown(now);
       schedule_log_flush();
       tick();
@@ -245,7 +254,30 @@ struct Server::Impl {
     asio::post(io, [this] {
       log_flush_scheduled = false;
       log.flush();
+      publish_observed();
     });
+  }
+
+  void add_observer(uint64_t id) {
+    observers.insert(id);
+    log.set_observing(true);
+  }
+
+  void remove_observer(uint64_t id) {
+    observers.erase(id);
+    log.set_observing(!observers.empty());
+  }
+
+  // The trace of this batch of work, serialized once, to every observer.
+  void publish_observed() {
+    if (observers.empty()) return;
+    std::string batch = log.take_observed();
+    if (!batch.empty()) send_observers(Frame::make(ws::Opcode::text, batch));
+  }
+
+  void send_observers(const Frame& frame) {
+    for (uint64_t id : observers)
+      if (auto it = connections.find(id); it != connections.end()) it->second->observe(frame);
   }
 
   std::string status_json() const {
@@ -383,6 +415,17 @@ void Connection::handle_http() {
     case Action::not_found:
       return respond_and_close(http_response(404, "Not Found", "text/plain",
                                              "ExoCom serves /services (WebSocket), /config.json, /status and /metrics\n"));
+    case Action::observe:
+      if (server_.options.observe_token.empty())
+        return respond_and_close(http_response(404, "Not Found", "text/plain",
+                                               "/observe is off: start ExoCom with EXOCOM_OBSERVE_TOKEN set\n"));
+      if (!presents_token(head, server_.options.observe_token)) {
+        server_.broker.metrics().refused["observe-token"]++;
+        return respond_and_close(http_response(401, "Unauthorized", "text/plain", "/observe needs the token\n",
+                                               "WWW-Authenticate: Bearer\r\n"));
+      }
+      observer_ = true;
+      break;
     case Action::upgrade: break;
   }
   if (browser_) {
@@ -406,7 +449,8 @@ void Connection::upgrade(std::string_view key) {
   ssize_t n = ::write(socket_.native_handle(), handshake.data(), handshake.size());
   if (n != static_cast<ssize_t>(handshake.size())) return finish();
   phase_ = Phase::open;
-  if (browser_) server_.gateway->opened(*this);
+  if (observer_) server_.add_observer(id());
+  else if (browser_) server_.gateway->opened(*this);
   else server_.broker.connected(*this);
 }
 
@@ -418,7 +462,7 @@ void Connection::respond_and_close(std::string response) {
 }
 
 void Connection::on_text(std::string_view message) {
-  if (phase_ != Phase::open) return;
+  if (phase_ != Phase::open || observer_) return;  // an observer only reads
   if (browser_) server_.gateway->from_browser(*this, message);
   else server_.broker.message(*this, message);
 }
@@ -609,8 +653,9 @@ void Connection::hand_back_undelivered() {
   std::vector<Queued> undelivered(out_.begin() + static_cast<long>(std::min(keep, out_.size())), out_.end());
   out_.resize(std::min(keep, out_.size()));
   out_bytes_ = out_.empty() ? 0 : out_.front().frame.size();
-  // A browser's undelivered frames have nowhere else to go.
-  if (browser_) server_.gateway->closed(*this);
+  // A browser's undelivered frames have nowhere else to go, nor an observer's.
+  if (observer_) server_.remove_observer(id());
+  else if (browser_) server_.gateway->closed(*this);
   else server_.broker.disconnected(*this, std::move(undelivered));
   schedule_flush();
 }
@@ -630,9 +675,10 @@ void Connection::finish() {
     unacknowledged_.clear();
     undelivered.insert(undelivered.end(), out_.begin(), out_.end());
     out_.clear();
-    if (browser_) server_.gateway->closed(*this);
+    if (observer_) server_.remove_observer(id());
+    else if (browser_) server_.gateway->closed(*this);
     else server_.broker.disconnected(*this, std::move(undelivered));
-  } else if (was_websocket && !browser_ && (!out_.empty() || !unacknowledged_.empty())) {
+  } else if (was_websocket && !browser_ && !observer_ && (!out_.empty() || !unacknowledged_.empty())) {
     // Closed after the close began: what it did not acknowledge, and a frame it was still being
     // sent, go elsewhere too.
     std::vector<Queued> undelivered;
@@ -650,6 +696,10 @@ void Connection::fail_later() {
   asio::post(server_.io, [self = shared_from_this()] { self->finish(); });
 }
 
+void Connection::observe(const Frame& batch) {
+  if (phase_ == Phase::open && out_bytes_ < kObserverBacklog) enqueue(batch);
+}
+
 void Connection::sweep(Clock::time_point now) {
   const auto& lim = server_.options.limits;
   switch (phase_) {
@@ -657,7 +707,7 @@ void Connection::sweep(Clock::time_point now) {
       if (now - opened_ > lim.register_timeout) finish();
       break;
     case Phase::open:
-      if (!registered() && now - opened_ > lim.register_timeout) {
+      if (!registered() && !observer_ && now - opened_ > lim.register_timeout) {
         server_.log.warning(fmt::format("connection {} did not register within {}s; closing it", id(),
                                         std::chrono::duration_cast<std::chrono::seconds>(lim.register_timeout).count()));
         start_close(ws::close_code::policy_violation, "register with exocom.register-service first");

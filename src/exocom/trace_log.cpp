@@ -36,8 +36,55 @@ void TraceLog::record(std::string_view json_line) {
 void TraceLog::warning(std::string_view text) { line("warning", text); }
 void TraceLog::error(std::string_view text) { line("error", text); }
 
+void TraceLog::observe(std::string_view sender, std::string_view name, std::string_view internal_name,
+                       std::string_view receiver, std::chrono::nanoseconds response_time, std::string_view payload,
+                       std::string_view activity, size_t size) {
+  auto now = std::chrono::steady_clock::now();
+  if (now - second_start_ >= std::chrono::seconds(1)) {
+    second_start_ = now;
+    observed_this_second_ = 0;
+  }
+  // Past the rate, an event costs one comparison: a dashboard never slows the bus down.
+  if (++observed_this_second_ > kObservedPerSecond) {
+    ++sampled_out_;
+    return;
+  }
+  if (!observed_.empty()) observed_ += ',';
+  auto ms = std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
+  observed_ += "{\"time\":" + std::to_string(ms) + ",\"sender\":";
+  wire::append_json_string(observed_, sender);
+  observed_ += ",\"name\":";
+  wire::append_json_string(observed_, name);
+  observed_ += ",\"as\":";
+  wire::append_json_string(observed_, internal_name);
+  observed_ += ",\"receiver\":";
+  wire::append_json_string(observed_, receiver);
+  if (response_time.count() > 0)
+    observed_ += ",\"rt\":" + std::to_string(std::chrono::duration<double, std::milli>(response_time).count());
+  observed_ += ",\"size\":" + std::to_string(size);
+  if (!activity.empty()) {
+    observed_ += ",\"activity\":";
+    wire::append_json_string(observed_, activity);
+  }
+  if (payloads_ && !payload.empty()) {
+    observed_ += ",\"payload\":";
+    observed_ += payload;
+  }
+  observed_ += '}';
+}
+
+std::string TraceLog::take_observed() {
+  if (observed_.empty() && sampled_out_ == 0) return {};
+  std::string out = "{\"events\":[" + observed_ + "],\"sampledOut\":" + std::to_string(sampled_out_) + "}";
+  observed_.clear();
+  sampled_out_ = 0;
+  return out;
+}
+
 void TraceLog::trace(std::string_view sender, std::string_view name, std::string_view internal_name,
-                     std::string_view receiver, std::chrono::nanoseconds response_time, std::string_view payload) {
+                     std::string_view receiver, std::chrono::nanoseconds response_time, std::string_view payload,
+                     std::string_view activity, size_t size) {
+  if (observing_) observe(sender, name, internal_name, receiver, response_time, payload, activity, size);
   if (quiet_) return;
   if (json_) {
     buffer_ += "{\"time\":\"" + rfc3339_nanos(std::chrono::system_clock::now()) + "\",\"level\":\"trace\",\"sender\":";

@@ -20,17 +20,33 @@ class TraceLog {
   void record(std::string_view json_line);
   void warning(std::string_view text);
   void error(std::string_view text);
-  // One delivered message: sender, the name it sent, the name the receiver got, the receiver.
+  // One delivered message: sender, the name it sent, the name the receiver got, the receiver, its
+  // activity and the size of the frame delivered.
   void trace(std::string_view sender, std::string_view name, std::string_view internal_name, std::string_view receiver,
-             std::chrono::nanoseconds response_time, std::string_view payload);
-  bool tracing() const { return !quiet_; }
+             std::chrono::nanoseconds response_time, std::string_view payload, std::string_view activity = {},
+             size_t size = 0);
+  bool tracing() const { return !quiet_ || observing_; }
   void flush();
+
+  // Observers of /observe: while there are any, deliveries are also kept as JSON events, at most
+  // kObservedPerSecond a second (the rest only counted), until take_observed() hands them over.
+  static constexpr size_t kObservedPerSecond = 2000;
+  void set_observing(bool on) { observing_ = on; }
+  // `{"events":[...],"sampledOut":N}` since the last call; empty when nothing happened.
+  std::string take_observed();
 
  private:
   void line(std::string_view level, std::string_view text);
   std::FILE* out_;
+  void observe(std::string_view sender, std::string_view name, std::string_view internal_name, std::string_view receiver,
+               std::chrono::nanoseconds response_time, std::string_view payload, std::string_view activity, size_t size);
   bool quiet_, payloads_, json_, colors_;
   std::string buffer_;
+  bool observing_ = false;
+  std::string observed_;  // events, comma-separated
+  uint64_t sampled_out_ = 0;
+  size_t observed_this_second_ = 0;
+  std::chrono::steady_clock::time_point second_start_{};
 };
 
 }  // namespace exo::exocom

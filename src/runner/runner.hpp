@@ -54,6 +54,7 @@ struct RunOptions {
   std::filesystem::path data_dir;                // where services keep data (default .exosphere/data)
   int bus_nodes = 0;                             // 0: one ExoCom; N: N ExoCom nodes joined through nats-server
   std::optional<Containers> containers;          // run in containers instead of local processes
+  std::optional<uint16_t> dashboard_port;        // serve the dashboard there (0: a free port); none: no dashboard
 };
 
 // Runs the application until SIGINT/SIGTERM (exit code 0) or a fatal error (exit code 1).

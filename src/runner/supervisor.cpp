@@ -16,10 +16,12 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "common/ids.hpp"
 #include "common/files.hpp"
 #include "common/process.hpp"
 #include "common/text.hpp"
 #include "common/time.hpp"
+#include "runner/dashboard.hpp"
 #include "runner/ports.hpp"
 #include "runner/probe.hpp"
 #include "runner/runner.hpp"
@@ -71,6 +73,10 @@ struct Unit {
   fs::path changed_path;
   bool setup_needed = false;
   int crashes = 0;  // in a row: a service that stays up 10 s starts counting again
+  int restarts = 0;  // starts after the first, for the dashboard
+  bool started_once = false;
+  bool crashed = false;       // exited on its own; cleared when it starts again
+  bool user_stopped = false;  // stopped from the dashboard: stays stopped
   Clock::time_point ready_since;
   std::shared_ptr<Child> setup_job;
   // Paths changed within the debounce window, with their first and last event.
@@ -84,6 +90,7 @@ class Supervisor {
       : app_(app), services_(services), options_(options), log_(log) {}
 
   Supervisor(const Supervisor&) = delete;
+  ~Supervisor() { log_.set_tap({}); }
 
   int run() {
     {
@@ -93,6 +100,7 @@ class Supervisor {
       reservation_ = nullptr;
     }
     signals_.add(SIGPIPE);
+    if (options_.dashboard_port) open_dashboard(*options_.dashboard_port);
     signals_.async_wait([this](const error_code& ec, int) {
       if (!ec) shutdown(0);
     });
@@ -127,6 +135,7 @@ class Supervisor {
       exocom->online_text = "ExoCom online at port ";
       exocom->timeout = std::chrono::seconds(10);
       exocom->env["SERVICE_DATA"] = service_data;
+      if (options_.dashboard_port && !options_.containers) exocom->env["EXOCOM_OBSERVE_TOKEN"] = observe_token_;
       exocom->dir = app_.root;
       if (nats) exocom->needs.push_back(nats);
       buses_.push_back(exocom.get());
@@ -400,10 +409,84 @@ class Supervisor {
     return env;
   }
 
+  // --- the dashboard ---------------------------------------------------------------------------
+
+  void open_dashboard(uint16_t port) {
+    dashboard_ = std::make_unique<Dashboard>(
+        io_, app_, services_, [this] { return views(); },
+        [this](const std::string& role, const std::string& action) { return act(role, action); }, port);
+    log_.set_tap([this](std::string_view role, std::string_view text) { dashboard_->log(role, text); });
+  }
+
+  std::vector<ServiceView> views() const {
+    std::vector<ServiceView> out;
+    for (const auto& u : units_) {
+      ServiceView v;
+      v.role = u->role;
+      switch (u->state) {
+        case Unit::State::waiting: v.state = "waiting"; break;
+        case Unit::State::starting: v.state = u->restarts > 0 ? "restarting" : "starting"; break;
+        case Unit::State::ready: v.state = "online"; break;
+        case Unit::State::stopping: v.state = u->restarting ? "restarting" : "stopping"; break;
+        case Unit::State::stopped: v.state = u->crashed && !u->user_stopped ? "crashed" : "stopped"; break;
+      }
+      if (u->child && !u->child->exited) v.pid = u->child->process.pid();
+      if (u->state == Unit::State::ready)
+        v.uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - u->ready_since).count();
+      v.restarts = u->restarts;
+      v.controllable = u->kind == Unit::Kind::service;
+      out.push_back(std::move(v));
+    }
+    return out;
+  }
+
+  // The dashboard's buttons.
+  std::string act(const std::string& role, const std::string& action) {
+    Unit* u = nullptr;
+    for (auto& x : units_)
+      if (x->role == role && x->kind == Unit::Kind::service) u = x.get();
+    if (!u) return "'" + role + "' is not a service of this application";
+    if (shutting_down_) return "exo run is stopping";
+    bool running = u->state == Unit::State::starting || u->state == Unit::State::ready;
+    if (action == "restart") {
+      log_.log(kRun, "restarting '" + role + "' (from the dashboard)");
+      u->user_stopped = false;
+      if (u->timer) u->timer->cancel();
+      if (running) {
+        u->restarting = true;
+        stop(*u);
+      } else if (u->state == Unit::State::stopped) {
+        start(*u);
+      }
+      return {};
+    }
+    if (action == "stop") {
+      if (!running) return "'" + role + "' is not running";
+      u->user_stopped = true;
+      u->restarting = false;
+      if (u->timer) u->timer->cancel();
+      stop(*u);
+      return {};
+    }
+    if (action == "start") {
+      if (u->state != Unit::State::stopped) return "'" + role + "' is already running";
+      log_.log(kRun, "starting '" + role + "' (from the dashboard)");
+      u->user_stopped = false;
+      if (u->timer) u->timer->cancel();
+      start(*u);
+      return {};
+    }
+    return "unknown action '" + action + "'; use restart, stop or start";
+  }
+
   // --- starting --------------------------------------------------------------------------------
 
   void start(Unit& u) {
     u.state = Unit::State::starting;
+    if (u.started_once) ++u.restarts;
+    u.started_once = true;
+    u.crashed = false;
+    if (dashboard_) dashboard_->services_changed();
     SpawnOptions o;
     if (options_.containers) {
       remove_container(u);  // one a killed engine client left behind would hold the name
@@ -463,6 +546,7 @@ class Supervisor {
 
   void on_line(Unit& u, const std::string& line) {
     if (shown(u.role)) log_.log(u.role, line);
+    else if (dashboard_) dashboard_->log(u.role, line);
     if (u.kind == Unit::Kind::exocom && u.state == Unit::State::starting) {
       static constexpr std::string_view kGateway = "' online at port ";
       if (auto pos = line.find(kGateway); pos != std::string::npos && line.find("gateway") != std::string::npos)
@@ -484,6 +568,10 @@ class Supervisor {
     u.state = Unit::State::ready;
     u.ready_since = Clock::now();
     if (u.timer) u.timer->cancel();
+    if (dashboard_) {
+      dashboard_->services_changed();
+      if (u.kind == Unit::Kind::exocom && !options_.containers) dashboard_->observe(u.port, observe_token_);
+    }
     if (u.kind == Unit::Kind::service) {
       if (u.restarting || u.ever_ready) {
         log_.log(kRun, "'" + u.role + "' restarted successfully");
@@ -513,6 +601,7 @@ class Supervisor {
     if (!announced_ && std::all_of(units_.begin(), units_.end(), [](const auto& x) { return x->ever_ready; })) {
       announced_ = true;
       log_.log(kRun, "all services online");
+      if (dashboard_) log_.log(kRun, "dashboard at " + dashboard_->url());
       for (const auto& ref : app_.services)
         if (ref.protection_level == "public")
           for (const auto& x : units_)
@@ -616,8 +705,11 @@ class Supervisor {
     if (u.timer) u.timer->cancel();
     bool was_stopping = u.state == Unit::State::stopping;
     u.state = Unit::State::stopped;
+    u.crashed = !was_stopping && !shutting_down_;  // it ended on its own
+    if (dashboard_) dashboard_->services_changed();
     if (shutting_down_) return;
     if (was_stopping && u.restarting) return start(u);
+    if (u.user_stopped) return log_.log(kRun, "'" + u.role + "' stopped (from the dashboard)");
     log_.log(kRun, fmt::format("{} exited with code {}", u.role, code));
     if (!u.ever_ready && (code == 126 || code == 127)) {
       std::string where = u.service ? u.service->file : std::string("application.yml");
@@ -831,6 +923,10 @@ class Supervisor {
     else log_.log(kRun, "stopping everything ...");
     signals_.cancel();
     if (watch_descriptor_) watch_descriptor_->close();
+    if (dashboard_) {
+      log_.set_tap({});
+      dashboard_->close();
+    }
     for (auto& u : units_) {
       if (u->timer) u->timer->cancel();
       if (u->debounce) u->debounce->cancel();
@@ -895,6 +991,8 @@ class Supervisor {
   std::string change_what_ = "changed";
   size_t change_count_ = 1;  // files in the burst behind the restart being logged
   bool announced_ = false;
+  std::string observe_token_ = random_hex(16);  // ExoCom's /observe, for the dashboard only
+  std::unique_ptr<Dashboard> dashboard_;
   bool shutting_down_ = false;
   int exit_code_ = 0;
 };

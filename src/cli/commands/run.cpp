@@ -9,6 +9,7 @@
 #include "common/process.hpp"
 #include "common/text.hpp"
 #include "deploy/compose.hpp"
+#include "runner/ports.hpp"
 #include "runner/runner.hpp"
 
 namespace exo::cli {
@@ -17,12 +18,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view kHelp = R"(Usage: exo run [--only <roles>] [--no-watch] [--port <role>=<port>] [--gateway-port <port>] [--data-dir <dir>] [--bus-nodes <n>] [--docker]
+constexpr std::string_view kHelp = R"(Usage: exo run [--only <roles>] [--no-watch] [--port <role>=<port>] [--gateway-port <port>] [--data-dir <dir>] [--bus-nodes <n>] [--docker] [--dashboard-port <port>] [--no-dashboard]
 
 Runs an Exosphere application: ExoCom with the application's routes, then each service's
 dependencies, then the services, each once what it depends on is ready. Every line they print
 appears under its role. A service restarts when its files change (after running its setup again
-when its build inputs changed). Ctrl-C stops everything.
+when its build inputs changed). Ctrl-C stops everything. Once everything is online it prints the
+address of the dashboard: the services, their logs and the messages between them, live.
 
 Options:
   --only <roles>   show only these roles' output (comma-separated)
@@ -37,14 +39,20 @@ Options:
   --docker         run every service, its dependencies and ExoCom in containers (Docker, or Podman
                    when no Docker daemon answers) built from the services' Dockerfiles; public
                    services and the gateway are published on 127.0.0.1; no restart on change
+  --dashboard-port <port>
+                   serve the dashboard on this port of 127.0.0.1 (default 7600, else a free one);
+                   its address carries a token, and only this machine can open it
+  --no-dashboard   no dashboard
 
 This command must be run in the root directory of the application.
 )";
 
+constexpr uint16_t kDefaultDashboardPort = 7600;
+
 int run_run(const Args& args) {
   std::vector<std::string> only, ports;
-  bool no_watch = false, docker = false;
-  std::string gateway_port, data_dir, bus_nodes;
+  bool no_watch = false, docker = false, no_dashboard = false;
+  std::string gateway_port, data_dir, bus_nodes, dashboard_port;
   Options("run")
       .list("--only", &only, "roles to show")
       .flag("--no-watch", &no_watch, "do not restart on change")
@@ -53,6 +61,8 @@ int run_run(const Args& args) {
       .option("--gateway-port", &gateway_port, "gateway port")
       .option("--data-dir", &data_dir, "data folder")
       .option("--bus-nodes", &bus_nodes, "ExoCom nodes")
+      .option("--dashboard-port", &dashboard_port, "dashboard port")
+      .flag("--no-dashboard", &no_dashboard, "no dashboard")
       .parse(args);
   Workspace ws = load_workspace(std::filesystem::current_path());
   int nodes = 0;
@@ -102,6 +112,9 @@ int run_run(const Args& args) {
     options.gateway_port = port_number(gateway_port, "--gateway-port");
   }
   if (!data_dir.empty()) options.data_dir = std::filesystem::absolute(data_dir);
+  if (no_dashboard && !dashboard_port.empty()) throw UserError("--dashboard-port and --no-dashboard exclude each other");
+  if (!dashboard_port.empty()) options.dashboard_port = static_cast<uint16_t>(port_number(dashboard_port, "--dashboard-port"));
+  else if (!no_dashboard) options.dashboard_port = runner::port_open(kDefaultDashboardPort) ? 0 : kDefaultDashboardPort;
   options.bus_nodes = nodes;
   std::vector<std::string> roles = ws.app.roles();
   roles.insert(roles.end(), {"exo-run", "exocom"});

@@ -186,7 +186,7 @@ function addTrace(batch) {
     state.recent.push({ sender: t.sender, receiver: t.receiver, seen: now });
   }
   if (state.trace.length > MAX_TRACE) state.trace.splice(0, state.trace.length - MAX_TRACE);
-  state.dropped += batch.dropped || 0;
+  state.dropped += batch.sampledOut || 0;
   renderTrace();
   updateRates();
 }
