@@ -572,6 +572,8 @@ double nats_idle_rss(uint16_t port, pid_t pid) {
 // What `exo run`'s dashboard does to ExoCom: a client of /observe that reads every trace batch (and
 // drops it) and pings now and then, as a live page keeps it busy.
 class ObserveDrain {
+  static constexpr uint8_t kPingMask[4] = {4, 3, 2, 1};
+
  public:
   ObserveDrain(uint16_t port, const std::string& token) : socket_(io_) {
     socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
@@ -596,7 +598,7 @@ class ObserveDrain {
         bytes_ += n;
         if (std::chrono::steady_clock::now() - last_ping > 5s) {
           std::string ping;
-          ws::append_frame(ping, ws::Opcode::ping, {}, kMask);
+          ws::append_frame(ping, ws::Opcode::ping, {}, kPingMask);
           asio::write(socket_, asio::buffer(ping), ec);
           last_ping = std::chrono::steady_clock::now();
         }

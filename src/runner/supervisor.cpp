@@ -601,7 +601,6 @@ class Supervisor {
     if (!announced_ && std::all_of(units_.begin(), units_.end(), [](const auto& x) { return x->ever_ready; })) {
       announced_ = true;
       log_.log(kRun, "all services online");
-      if (dashboard_) log_.log(kRun, "dashboard at " + dashboard_->url());
       for (const auto& ref : app_.services)
         if (ref.protection_level == "public")
           for (const auto& x : units_)
@@ -612,6 +611,7 @@ class Supervisor {
             }
       if (const ContainerSpec* spec = container_spec("exocom"); spec && !spec->url.empty())
         log_.log(kRun, "browsers reach ExoCom's gateway at " + spec->url);
+      if (dashboard_) log_.log(kRun, "dashboard at " + dashboard_->url());
     }
   }
 

@@ -75,6 +75,37 @@ TEST(ExoRun, StartsEverythingAndStopsOnCtrlC) {
   EXPECT_NE(exo->output().text().find("exo-run  shutting down ..."), std::string::npos);
 }
 
+// The dashboard: on by default, its address printed once everything is online; off on request;
+// a port in use named.
+TEST(ExoRun, PrintsTheDashboardOrNotAndRefusesATakenPort) {
+  {
+    App app;
+    auto exo = app.run();
+    ASSERT_NE(exo->output().wait_for("all services online", 20s), std::string::npos) << exo->output().text();
+    ASSERT_NE(exo->output().wait_for("exo-run  dashboard at http://localhost:", 5s), std::string::npos) << exo->output().text();
+    std::string out = exo->output().text();
+    size_t at = out.find("dashboard at http://localhost:") + 30;
+    uint16_t port = static_cast<uint16_t>(std::stoi(out.substr(at)));
+    EXPECT_EQ(http_get(port, "/").first, 403) << "a Host other than localhost is refused";
+    ctrl_c(*exo);
+  }
+  {
+    App app;
+    auto exo = app.run({"--no-dashboard"});
+    ASSERT_NE(exo->output().wait_for("all services online", 20s), std::string::npos) << exo->output().text();
+    ctrl_c(*exo);
+    EXPECT_EQ(exo->output().text().find("dashboard"), std::string::npos);
+  }
+  App app;
+  Exocom taken("", {"--dev-open"});
+  auto r = run_exo({"run", "--dashboard-port", std::to_string(taken.port())}, app.box.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "Error: --dashboard-port " + std::to_string(taken.port()) +
+                       ": the port is in use; pick another one or leave it out\n");
+  r = run_exo({"run", "--dashboard-port", "7601", "--no-dashboard"}, app.box.path());
+  EXPECT_EQ(r.err, "Error: --dashboard-port and --no-dashboard exclude each other\n");
+}
+
 TEST(ExoRun, SigtermStopsEverythingToo) {
   App app;
   auto exo = app.run();

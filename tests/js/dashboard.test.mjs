@@ -7,23 +7,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { chromium } from 'playwright-core';
+import { freePort, launchChromium, signUp, tweet } from './space_tweet_pages.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const screenshots = process.env.EXO_SCREENSHOTS ? resolve(process.env.EXO_SCREENSHOTS) : '';
 
-const freePort = () => new Promise((done) => {
-  const s = createServer();
-  s.listen(0, '127.0.0.1', () => {
-    const { port } = s.address();
-    s.close(() => done(port));
-  });
-});
 
 // A request as a stranger would make it: no cookie, no token unless given.
 const httpStatus = (port, path, method = 'GET', headers = {}) => new Promise((done, fail) => {
@@ -68,11 +60,6 @@ async function startSpaceTweet() {
   };
 }
 
-const launchChromium = () => chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
 
 async function shot(page, name) {
   if (screenshots) await page.screenshot({ path: join(screenshots, `dashboard-${name}.png`), fullPage: true });
@@ -98,6 +85,12 @@ test('the dashboard shows services, crashes, the trace, the graph, restarts, and
   await page.goto(app.url);
   const state = (role) => page.locator(`#service-rows tr[data-role="${role}"] .badge`);
   for (const role of ['exocom', 'web', 'tweets', 'users']) await state(role).filter({ hasText: 'online' }).waitFor();
+  // Instances registered with ExoCom (its status, through /observe), CPU and memory from /proc.
+  await page.waitForFunction(() => {
+    const row = document.querySelector('#service-rows tr[data-role="web"]');
+    return row && row.querySelector('td.instances').textContent === '1' && / MB$/.test(row.children[6].textContent) &&
+           / %$/.test(row.children[5].textContent);
+  }, null, { timeout: 10000 });
   await shot(page, 'services');
 
   // kill -9 of a service: the page shows it crashed, then online again, restarted once.
@@ -122,14 +115,10 @@ test('the dashboard shows services, crashes, the trace, the graph, restarts, and
   await page.click('nav button[data-tab="messages"]');
   const site = await browser.newPage();
   await site.goto(`${app.web}/users`);
-  await site.fill('#sign-up input[name=name]', 'Dashboard Dan');
-  await site.fill('#sign-up input[name=password]', 'orbit');
-  await site.click('#sign-up button');
+  await signUp(site, 'Dashboard Dan', 'orbit');
   await site.waitForURL(`${app.web}/users`);
   await site.goto(app.web);
-  await site.selectOption('#new-tweet select', { label: 'Dashboard Dan' });
-  await site.fill('#new-tweet input[name=content]', 'seen on the dashboard');
-  await site.click('#new-tweet button');
+  await tweet(site, 'Dashboard Dan', 'seen on the dashboard');
   await site.waitForURL(`${app.web}/`);
   const request = page.locator('#trace-rows tr', { hasText: 'tweets.create' }).filter({ hasText: 'web → tweets' });
   await request.first().waitFor({ timeout: 1000 });

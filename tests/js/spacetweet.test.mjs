@@ -4,30 +4,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { chromium } from 'playwright-core';
+import { freePort, launchChromium, signUp, tweet } from './space_tweet_pages.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const version = /project\(exosphere VERSION ([0-9.]+)/.exec(readFileSync(join(root, 'CMakeLists.txt'), 'utf8'))[1];
 
-const freePort = () => new Promise((resolve) => {
-  const s = createServer();
-  s.listen(0, '127.0.0.1', () => {
-    const { port } = s.address();
-    s.close(() => resolve(port));
-  });
-});
 
-// Debian's Chromium, headless, with nothing that would try to reach the network.
-const launchChromium = () => chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
 
 // `make <target> RUN_ARGS=...` until it says everything is online; `url(output)` is SpaceTweet's.
 async function startMake(target, runArgs, url, cleanup = () => {}) {
@@ -82,9 +68,7 @@ async function signUpTweetDelete(t, app) {
 
   const writer = await browser.newPage();
   await writer.goto(`${app.url}/users`);
-  await writer.fill('#sign-up input[name=name]', 'Ensign <Ro>');
-  await writer.fill('#sign-up input[name=password]', 'bajor');
-  await writer.click('#sign-up button');
+  await signUp(writer, 'Ensign <Ro>', 'bajor');
   await writer.waitForURL(`${app.url}/users`);
   assert.ok((await writer.textContent('#users')).includes('Ensign <Ro>'), 'the new user is listed (escaped, not markup)');
 
@@ -94,9 +78,7 @@ async function signUpTweetDelete(t, app) {
   const before = Number(await reader.textContent('#count'));
 
   await writer.goto(app.url);
-  await writer.selectOption('#new-tweet select', { label: 'Ensign <Ro>' });
-  await writer.fill('#new-tweet input[name=content]', 'Greetings from the <b>Enterprise</b>');
-  await writer.click('#new-tweet button');
+  await tweet(writer, 'Ensign <Ro>', 'Greetings from the <b>Enterprise</b>');
   await writer.waitForURL(`${app.url}/`);
 
   // The second page never reloads: the tweet arrives through the gateway.
@@ -175,9 +157,7 @@ test('kill -9 of ExoCom: a new one runs, the services come back, a tweet goes th
   });
   const page = await browser.newPage();
   await page.goto(`${app.url}/users`);
-  await page.fill('#sign-up input[name=name]', 'Data');
-  await page.fill('#sign-up input[name=password]', 'soong');
-  await page.click('#sign-up button');
+  await signUp(page, 'Data', 'soong');
   await page.waitForURL(`${app.url}/users`);
 
   const [exocom] = descendants(app.pid, 'src/exocom/exocom');
@@ -190,9 +170,7 @@ test('kill -9 of ExoCom: a new one runs, the services come back, a tweet goes th
   await form.waitFor({ timeout: 10000 }).catch(async () => {
     throw new Error(`no tweet form after the restart:\n${await page.content()}\n${app.output().slice(-4000)}`);
   });
-  await page.selectOption('#new-tweet select', { label: 'Data' });
-  await page.fill('#new-tweet input[name=content]', 'Still here after the bus went down');
-  await page.click('#new-tweet button');
+  await tweet(page, 'Data', 'Still here after the bus went down');
   await page.waitForURL(`${app.url}/`);
   await page.locator('#tweets li', { hasText: 'Still here after the bus went down' }).waitFor({ timeout: 10000 });
   const healed = Date.now() - killed;
@@ -213,9 +191,7 @@ test('exo run --bus-nodes 3: kill -9 of one node loses no tweet', { timeout: 900
   assert.match(app.output(), /nats-server \(JetStream\) is running/);
   const page = await browser.newPage();
   await page.goto(`${app.url}/users`);
-  await page.fill('#sign-up input[name=name]', 'Worf');
-  await page.fill('#sign-up input[name=password]', 'kahless');
-  await page.click('#sign-up button');
+  await signUp(page, 'Worf', 'kahless');
   await page.waitForURL(`${app.url}/users`);
   await page.goto(app.url);
 
@@ -227,9 +203,7 @@ test('exo run --bus-nodes 3: kill -9 of one node loses no tweet', { timeout: 900
     if (i === 5) process.kill(node, 'SIGKILL');
     const text = `Qapla number ${i}`;
     texts.push(text);
-    await page.selectOption('#new-tweet select', { label: 'Worf' });
-    await page.fill('#new-tweet input[name=content]', text);
-    await page.click('#new-tweet button');
+    await tweet(page, 'Worf', text);
     await page.waitForURL(`${app.url}/`);
   }
   for (const text of texts) {
