@@ -240,8 +240,13 @@ struct Server::Impl {
       all.reserve(connections.size());
       for (auto& [id, c] : connections) all.push_back(c);
       for (auto& c : all) c->sweep(now);
-      // Once a second, observers see the instances per role and the counters.
-      if (!observers.empty()) send_observers(Frame::make(ws::Opcode::text, "{\"status\":" + status_json() + "}"));
+      // Once a second, observers see the instances per role and the counters, and how many
+      // deliveries were left out of the trace.
+      if (!observers.empty()) {
+        if (std::string counts = log.take_observed(true); !counts.empty()) send_observers(Frame::make(ws::Opcode::text, counts));
+        send_observers(Frame::make(ws::Opcode::text, "{\"status\":" + status_json() + "}"));
+      }
+      log.new_second();
       if (shutting_down) continue_shutdown(now);
       schedule_log_flush();
       tick();

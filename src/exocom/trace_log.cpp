@@ -39,16 +39,12 @@ void TraceLog::error(std::string_view text) { line("error", text); }
 void TraceLog::observe(std::string_view sender, std::string_view name, std::string_view internal_name,
                        std::string_view receiver, std::chrono::nanoseconds response_time, std::string_view payload,
                        std::string_view activity, size_t size) {
-  auto now = std::chrono::steady_clock::now();
-  if (now - second_start_ >= std::chrono::seconds(1)) {
-    second_start_ = now;
-    observed_this_second_ = 0;
-  }
   // Past the rate, an event costs one comparison: a dashboard never slows the bus down.
-  if (++observed_this_second_ > kObservedPerSecond) {
+  if (observed_this_second_ >= kObservedPerSecond) {
     ++sampled_out_;
     return;
   }
+  ++observed_this_second_;
   if (!observed_.empty()) observed_ += ',';
   auto ms = std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
   observed_ += "{\"time\":" + std::to_string(ms) + ",\"sender\":";
@@ -73,8 +69,9 @@ void TraceLog::observe(std::string_view sender, std::string_view name, std::stri
   observed_ += '}';
 }
 
-std::string TraceLog::take_observed() {
-  if (observed_.empty() && sampled_out_ == 0) return {};
+std::string TraceLog::take_observed(bool counts_too) {
+  // Deliveries only counted wait for the next events or the next second: no frame per batch.
+  if (observed_.empty() && (!counts_too || sampled_out_ == 0)) return {};
   std::string out = "{\"events\":[" + observed_ + "],\"sampledOut\":" + std::to_string(sampled_out_) + "}";
   observed_.clear();
   sampled_out_ = 0;

@@ -32,8 +32,11 @@ class TraceLog {
   // kObservedPerSecond a second (the rest only counted), until take_observed() hands them over.
   static constexpr size_t kObservedPerSecond = 2000;
   void set_observing(bool on) { observing_ = on; }
-  // `{"events":[...],"sampledOut":N}` since the last call; empty when nothing happened.
-  std::string take_observed();
+  // A new second for the rate (the server's one-second tick): no clock read per message.
+  void new_second() { observed_this_second_ = 0; }
+  // `{"events":[...],"sampledOut":N}` since the last call; empty when there are no events (and,
+  // with `counts_too`, no deliveries left out either).
+  std::string take_observed(bool counts_too = false);
 
  private:
   void line(std::string_view level, std::string_view text);
@@ -46,7 +49,6 @@ class TraceLog {
   std::string observed_;  // events, comma-separated
   uint64_t sampled_out_ = 0;
   size_t observed_this_second_ = 0;
-  std::chrono::steady_clock::time_point second_start_{};
 };
 
 }  // namespace exo::exocom
