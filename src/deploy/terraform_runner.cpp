@@ -4,11 +4,14 @@
 
 #include <cstdlib>
 
+#include "common/container_engine.hpp"
 #include "common/error.hpp"
 #include "common/json.hpp"
 #include "common/text.hpp"
 
 namespace exo::deploy {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -46,18 +49,22 @@ Terraform Terraform::locate(const std::filesystem::path& dir) {
     t.description_ = "Terraform " + version;
     return t;
   }
-  if (!find_program("docker").empty()) {
-    std::string home = std::getenv("HOME") ? std::getenv("HOME") : "/root";
-    t.prefix_ = {"docker", "run", "--rm", "-i", "--user", std::to_string(getuid()) + ":" + std::to_string(getgid()),
-                 "-v", dir.string() + ":/workspace", "-w", "/workspace", "-v", home + "/.aws:/tmp/.aws:ro", "-e", "HOME=/tmp", "-e", "TF_IN_AUTOMATION=1"};
-    for (const char* name : {"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION"})
-      t.prefix_.insert(t.prefix_.end(), {"-e", name});
-    t.prefix_.emplace_back(kTerraformImage);
-    t.description_ = "Terraform in Docker (" + std::string(kTerraformImage) + ")";
-    return t;
+  ContainerEngine engine;
+  try {
+    engine = find_container_engine();
+  } catch (const UserError&) {
+    throw UserError("exo deploy needs Terraform 1.10 or newer: install it (https://developer.hashicorp.com/terraform/install) "
+                    "or install Docker or Podman to run it from the hashicorp/terraform image");
   }
-  throw UserError("exo deploy needs Terraform 1.10 or newer: install it (https://developer.hashicorp.com/terraform/install) "
-                  "or install Docker to run it from the hashicorp/terraform image");
+  std::string home = std::getenv("HOME") ? std::getenv("HOME") : "/root";
+  t.prefix_ = {engine.program, "run", "--rm", "-i", "--user", std::to_string(getuid()) + ":" + std::to_string(getgid()),
+               "-v", dir.string() + ":/workspace", "-w", "/workspace", "-v", home + "/.aws:/tmp/.aws:ro", "-e", "HOME=/tmp",
+               "-e", "TF_IN_AUTOMATION=1"};
+  for (const char* name : {"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION"})
+    t.prefix_.insert(t.prefix_.end(), {"-e", name});
+  t.prefix_.emplace_back(kTerraformImage);
+  t.description_ = "Terraform in " + fs::path(engine.program).filename().string() + " (" + std::string(kTerraformImage) + ")";
+  return t;
 }
 
 SpawnOptions Terraform::options(const std::vector<std::string>& args) const {

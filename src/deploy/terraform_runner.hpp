@@ -9,7 +9,8 @@
 namespace exo::deploy {
 
 // Runs Terraform in the application's terraform/ folder: the `terraform` on PATH (1.10 or newer,
-// for S3 state locking without DynamoDB), else the hashicorp/terraform image through Docker.
+// for S3 state locking without DynamoDB), else the hashicorp/terraform image through the container
+// engine at hand (Docker when its daemon answers, else Podman).
 class Terraform {
  public:
   // Throws, saying what to install, when neither is there.
@@ -29,7 +30,7 @@ class Terraform {
   std::string description_;
 };
 
-// The Terraform image used when only Docker is installed.
+// The Terraform image used when Terraform is not installed.
 constexpr std::string_view kTerraformImage = "hashicorp/terraform:1.11";
 
 }  // namespace exo::deploy

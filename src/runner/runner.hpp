@@ -55,6 +55,7 @@ struct RunOptions {
   int bus_nodes = 0;                             // 0: one ExoCom; N: N ExoCom nodes joined through nats-server
   std::optional<Containers> containers;          // run in containers instead of local processes
   std::optional<uint16_t> dashboard_port;        // serve the dashboard there (0: a free port); none: no dashboard
+  bool log_payloads = false;                     // ExoCom logs each delivered payload (and the dashboard shows it)
 };
 
 // Runs the application until SIGINT/SIGTERM (exit code 0) or a fatal error (exit code 1).

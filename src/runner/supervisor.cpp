@@ -187,6 +187,7 @@ class Supervisor {
   // what its previous run held; the first node serves the browsers.
   std::string exocom_command(const Unit& bus) const {
     std::string command = shell_quote(options_.exocom_binary.string()) + fmt::format(" --host 127.0.0.1 --port {}", bus.port);
+    if (options_.log_payloads) command += " --log-payloads";
     const config::GatewayConfig* g = app_.gateway();
     if (g && &bus == buses_.front()) {
       command += fmt::format(" --gateway-port {} --gateway-role {}", gateway_port_, shell_quote(g->role));
@@ -364,6 +365,7 @@ class Supervisor {
       if (gateway_port_) argv.insert(argv.end(), {"-p", fmt::format("127.0.0.1:{}:{}", gateway_port_, gateway_port_)});
       argv.push_back(c.exocom_image);
       argv.push_back("exocom");
+      if (options_.log_payloads) argv.push_back("--log-payloads");
       if (const config::GatewayConfig* g = app_.gateway(); g && !container_spec("exocom")) {
         argv.insert(argv.end(), {"--gateway-port", std::to_string(gateway_port_), "--gateway-role", g->role});
         for (const auto& o : g->origins) argv.insert(argv.end(), {"--gateway-origin", o});

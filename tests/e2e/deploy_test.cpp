@@ -461,10 +461,10 @@ TEST_F(Deploy, TerraformRunsInDockerWhenOnlyDockerIsInstalled) {
 TEST_F(Deploy, WithoutTerraformAndDockerItSaysWhatToInstall) {
   fs::remove(box / "stand-ins/terraform");
   fs::remove(box / "stand-ins/docker");
-  auto r = exo({"deploy"}, {}, aws.path_dir() + ":/usr/bin:/bin");
+  auto r = exo({"deploy"}, {}, aws.path_dir());  // no Podman either
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err, "Error: exo deploy needs Terraform 1.10 or newer: install it (https://developer.hashicorp.com/terraform/install) "
-                   "or install Docker to run it from the hashicorp/terraform image\n");
+                   "or install Docker or Podman to run it from the hashicorp/terraform image\n");
   EXPECT_TRUE(calls().empty());
 }
 

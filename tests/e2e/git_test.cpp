@@ -125,30 +125,40 @@ TEST(ExoClean, RemovesDataAndAsksDockerToPrune) {
   box.write(".exosphere/data/users/store.sqlite", "x");
   box.write("tmp/docker-compose.yml", "x");
   StandIn docker(box, "docker");
-  auto r = run_exo({"clean"}, box.path(), {}, {{"PATH", StandIn::path_with(docker.path_dir())}});
+  auto r = run_exo({"clean"}, box.path(), {}, {{"PATH", docker.path_dir()}});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(fs::exists(box / ".exosphere/data"));
   EXPECT_FALSE(fs::exists(box / "tmp"));
-  EXPECT_EQ(docker.calls(), (std::vector<std::string>{"info", "image prune -f", "volume prune -f"}));
-  EXPECT_NE(r.out.find("removed all dangling images"), std::string::npos);
-  EXPECT_NE(r.out.find("removed all dangling volumes"), std::string::npos);
+  EXPECT_EQ(docker.calls(), (std::vector<std::string>{"info --format {{.ServerVersion}}", "image prune -f", "volume prune -f"}));
+  EXPECT_NE(r.out.find("removed all dangling images (docker)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("removed all dangling volumes (docker)"), std::string::npos);
 }
 
-TEST(ExoClean, WithoutARunningDockerEngine) {
+// Docker without its daemon: Podman prunes (exo run --docker's volumes live there).
+TEST(ExoClean, WithoutADockerDaemonPodmanPrunes) {
   Sandbox box;
-  StandIn docker(box, "docker");
+  StandIn docker(box, "docker"), podman(box, "podman");
   docker.on("info", 1, "Cannot connect to the Docker daemon");
-  auto r = run_exo({"clean"}, box.path(), {}, {{"PATH", StandIn::path_with(docker.path_dir())}});
+  auto r = run_exo({"clean"}, box.path(), {}, {{"PATH", docker.path_dir()}});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(podman.calls(), (std::vector<std::string>{"image prune -f", "volume prune -f"}));
+  EXPECT_NE(r.out.find("removed all dangling volumes (podman)"), std::string::npos) << r.out;
+}
+
+TEST(ExoClean, WithoutAContainerEngine) {
+  Sandbox box;
+  fs::create_directories(box / "empty");
+  auto r = run_exo({"clean"}, box.path(), {}, {{"PATH", (box / "empty").string()}});
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_NE(r.out.find("Docker is not running; no images or volumes to clean"), std::string::npos) << r.out;
-  EXPECT_EQ(docker.calls(), (std::vector<std::string>{"info"}));
+  EXPECT_NE(r.out.find("no container engine runs here (Docker or Podman); no images or volumes to clean"), std::string::npos)
+      << r.out;
 }
 
 TEST(ExoClean, APruneThatFails) {
   Sandbox box;
   StandIn docker(box, "docker");
-  docker.on("volume prune", 1);
-  auto r = run_exo({"clean"}, box.path(), {}, {{"PATH", StandIn::path_with(docker.path_dir())}});
+  docker.on("volume prune", 1, "", "volume in use\n");
+  auto r = run_exo({"clean"}, box.path(), {}, {{"PATH", docker.path_dir()}});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("could not remove dangling volumes"), std::string::npos);
 }

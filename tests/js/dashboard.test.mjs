@@ -1,7 +1,8 @@
-// The dashboard of `exo run` in a real browser (headless Chromium), with SpaceTweet running: the
-// services and their states, a kill -9 seen as a crash and a restart, a tweet in the live trace, the
-// graph of the routes, the restart button, and the token. With EXO_SCREENSHOTS=<dir> it also saves
-// a screenshot of each view there (scripts/dashboard-screenshots, for docs/dashboard.md).
+// The dashboard of `exo run` in a real browser (headless Chromium), with SpaceTweet running (with
+// --log-payloads): the services and their states, a kill -9 seen as a crash and a restart, a tweet
+// in the live trace with its payload, the graph of the routes, the restart button, and the token.
+// With EXO_SCREENSHOTS=<dir> it also saves a screenshot of each view there
+// (scripts/dashboard-screenshots, for docs/dashboard.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -31,7 +32,7 @@ async function startSpaceTweet() {
   const [web, gateway, dashboard] = [await freePort(), await freePort(), await freePort()];
   const data = mkdtempSync(join(tmpdir(), 'spacetweet-dashboard-'));
   const child = spawn('make', ['--no-print-directory', 'run',
-                               `RUN_ARGS=--port web=${web} --gateway-port ${gateway} --data-dir ${data} --dashboard-port ${dashboard}`],
+                               `RUN_ARGS=--port web=${web} --gateway-port ${gateway} --data-dir ${data} --dashboard-port ${dashboard} --log-payloads`],
                       { cwd: root, detached: true, env: { ...process.env, NO_COLOR: '1' } });
   let output = '';
   const url = await new Promise((done, fail) => {
@@ -123,6 +124,8 @@ test('the dashboard shows services, crashes, the trace, the graph, restarts, and
   const request = page.locator('#trace-rows tr', { hasText: 'tweets.create' }).filter({ hasText: 'web → tweets' });
   await request.first().waitFor({ timeout: 1000 });
   assert.equal(await request.first().locator('td.as').textContent(), 'mongo.create');
+  // With --log-payloads, the trace carries what was sent.
+  assert.match(await request.first().locator('pre.payload').textContent(), /seen on the dashboard/);
   // tweets answers in its own words (mongo.created); web receives tweets.created.
   const reply = page.locator('#trace-rows tr', { hasText: 'mongo.created' }).filter({ hasText: 'tweets → web' });
   await reply.first().waitFor({ timeout: 1000 });

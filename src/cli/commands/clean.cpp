@@ -4,8 +4,10 @@
 #include "cli/command.hpp"
 #include "cli/options.hpp"
 #include "cli/workspace.hpp"
+#include "common/container_engine.hpp"
+#include "common/error.hpp"
 #include "common/files.hpp"
-#include "common/process.hpp"
+#include "common/text.hpp"
 
 namespace exo::cli {
 
@@ -17,8 +19,9 @@ constexpr std::string_view kHelp = R"(
 Usage: exo clean
 
 Removes what running an application leaves behind: in an application folder its data
-(.exosphere/data, the services' local databases) and temporary files (tmp/); anywhere, when a
-Docker engine runs, dangling Docker images and volumes.
+(.exosphere/data, the services' local databases) and temporary files (tmp/); anywhere, with the
+container engine at hand (Docker when its daemon answers, else Podman), dangling images and unused
+volumes.
 )";
 
 int run_clean(const Args& args) {
@@ -38,26 +41,21 @@ int run_clean(const Args& args) {
       log.log("exo-clean", "removed " + std::string(dir), Color::green);
     }
   }
-  if (find_program("docker").empty()) {
-    log.log("exo-clean", "Docker is not installed; no images or volumes to clean");
-    return 0;
-  }
-  SpawnOptions info;
-  info.argv = {"docker", "info"};
-  if (run_captured(info, {}, std::chrono::seconds(20)).exit_code != 0) {
-    log.log("exo-clean", "Docker is not running; no images or volumes to clean");
+  ContainerEngine engine;
+  try {
+    engine = find_container_engine();
+  } catch (const UserError&) {
+    log.log("exo-clean", "no container engine runs here (Docker or Podman); no images or volumes to clean");
     return 0;
   }
   int failures = 0;
-  for (auto [what, argv] : {std::pair{"images", std::vector<std::string>{"docker", "image", "prune", "-f"}},
-                            std::pair{"volumes", std::vector<std::string>{"docker", "volume", "prune", "-f"}}}) {
-    SpawnOptions o;
-    o.argv = argv;
-    auto r = run_captured(o, {}, std::chrono::minutes(5));
-    if (r.exit_code == 0) {
-      log.log("exo-clean", std::string("removed all dangling ") + what, Color::green);
+  for (const char* what : {"image", "volume"}) {
+    std::string output;
+    if (engine.ok({what, "prune", "-f"}, &output, std::chrono::minutes(5))) {
+      log.log("exo-clean", std::string("removed all dangling ") + what + "s (" + fs::path(engine.program).filename().string() + ")",
+              Color::green);
     } else {
-      log.error("exo-clean", std::string("could not remove dangling ") + what + ": " + r.err);
+      log.error("exo-clean", std::string("could not remove dangling ") + what + "s: " + std::string(trim(output)));
       ++failures;
     }
   }

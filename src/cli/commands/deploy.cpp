@@ -49,7 +49,7 @@ Options:
   --port <port>    the rehearsal proxy's port on 127.0.0.1 (default 8080, else a free one)
 
 Exits with 2 when you decline. Terraform runs from PATH (1.10 or newer), else in the
-hashicorp/terraform image through Docker. See docs/deploy.md.
+hashicorp/terraform image through Docker or Podman. See docs/deploy.md.
 This command must be run in the root directory of the application.
 )";
 

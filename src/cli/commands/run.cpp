@@ -18,7 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view kHelp = R"(Usage: exo run [--only <roles>] [--no-watch] [--port <role>=<port>] [--gateway-port <port>] [--data-dir <dir>] [--bus-nodes <n>] [--docker] [--dashboard-port <port>] [--no-dashboard]
+constexpr std::string_view kHelp = R"(Usage: exo run [--only <roles>] [--no-watch] [--port <role>=<port>] [--gateway-port <port>] [--data-dir <dir>] [--bus-nodes <n>] [--docker] [--dashboard-port <port>] [--no-dashboard] [--log-payloads]
 
 Runs an Exosphere application: ExoCom with the application's routes, then each service's
 dependencies, then the services, each once what it depends on is ready. Every line they print
@@ -43,6 +43,8 @@ Options:
                    serve the dashboard on this port of 127.0.0.1 (default 7600, else a free one);
                    its address carries a token, and only this machine can open it
   --no-dashboard   no dashboard
+  --log-payloads   ExoCom prints each delivered message's payload under its trace line, and the
+                   dashboard shows it in the trace
 
 This command must be run in the root directory of the application.
 )";
@@ -51,7 +53,7 @@ constexpr uint16_t kDefaultDashboardPort = 7600;
 
 int run_run(const Args& args) {
   std::vector<std::string> only, ports;
-  bool no_watch = false, docker = false, no_dashboard = false;
+  bool no_watch = false, docker = false, no_dashboard = false, log_payloads = false;
   std::string gateway_port, data_dir, bus_nodes, dashboard_port;
   Options("run")
       .list("--only", &only, "roles to show")
@@ -63,6 +65,7 @@ int run_run(const Args& args) {
       .option("--bus-nodes", &bus_nodes, "ExoCom nodes")
       .option("--dashboard-port", &dashboard_port, "dashboard port")
       .flag("--no-dashboard", &no_dashboard, "no dashboard")
+      .flag("--log-payloads", &log_payloads, "log payloads")
       .parse(args);
   Workspace ws = load_workspace(std::filesystem::current_path());
   int nodes = 0;
@@ -116,6 +119,7 @@ int run_run(const Args& args) {
   if (!dashboard_port.empty()) options.dashboard_port = static_cast<uint16_t>(port_number(dashboard_port, "--dashboard-port"));
   else if (!no_dashboard) options.dashboard_port = runner::port_open(kDefaultDashboardPort) ? 0 : kDefaultDashboardPort;
   options.bus_nodes = nodes;
+  options.log_payloads = log_payloads;
   std::vector<std::string> roles = ws.app.roles();
   roles.insert(roles.end(), {"exo-run", "exocom"});
   if (nodes) roles.push_back("nats");
