@@ -106,6 +106,21 @@ TEST(ExoRun, PrintsTheDashboardOrNotAndRefusesATakenPort) {
   EXPECT_EQ(r.err, "Error: --dashboard-port and --no-dashboard exclude each other\n");
 }
 
+// A closed terminal (SIGHUP) or a reader of the log stream that went away (SIGPIPE) stops
+// everything as Ctrl-C does, instead of killing exo and leaving its children behind.
+TEST(ExoRun, HangupOrABrokenPipeStopsEverythingCleanly) {
+  for (int sig : {SIGHUP, SIGPIPE}) {
+    App app;
+    auto exo = app.run();
+    ASSERT_NE(exo->output().wait_for("all services online", 20s), std::string::npos) << exo->output().text();
+    exo->signal(sig);
+    auto code = exo->wait_exit(15s);
+    ASSERT_TRUE(code.has_value()) << "exo run did not stop on signal " << sig;
+    EXPECT_EQ(*code, 0) << exo->output().text();
+    EXPECT_NE(exo->output().text().find("shutting down ..."), std::string::npos) << sig;
+  }
+}
+
 TEST(ExoRun, SigtermStopsEverythingToo) {
   App app;
   auto exo = app.run();
