@@ -23,6 +23,11 @@ const read = (name) => {
 };
 const sh = (cmd) => { try { return execSync(cmd, { encoding: 'utf8' }).trim(); } catch { return 'unknown'; } };
 const fmt = (v) => (Math.abs(v) >= 1000 ? Math.round(v).toLocaleString('en-US') : Number(v.toFixed(1)).toString());
+// Table rows of a measure against its reference: both values, their ratio, and whether `met(ratio)`.
+const ratioRows = (rows, ours, reference, met) => rows.map((r) => {
+  const ratio = r[ours] / r[reference];
+  return `| ${r.label} | ${fmt(r[ours])} | ${fmt(r[reference])} | ${ratio.toFixed(2)} | ${met(ratio) ? 'yes' : 'no'} |`;
+});
 
 const lines = [];
 lines.push('# Benchmarks', '');
@@ -90,10 +95,7 @@ if (watched.length) {
   lines.push('95% of the throughput without.', '');
   lines.push('| measure | with a dashboard | without | with/without | target met |');
   lines.push('|---|---:|---:|---:|:---:|');
-  for (const r of watched) {
-    const ratio = r.with_dashboard / r.without;
-    lines.push(`| ${r.label} | ${fmt(r.with_dashboard)} | ${fmt(r.without)} | ${ratio.toFixed(2)} | ${ratio >= 0.95 ? 'yes' : 'no'} |`);
-  }
+  lines.push(...ratioRows(watched, 'with_dashboard', 'without', (ratio) => ratio >= 0.95));
   lines.push('');
 }
 
@@ -126,10 +128,7 @@ if (sdk.length) {
   lines.push('what that costs and what spinning would buy back.', '');
   lines.push('| measure | SDK | raw client | SDK/raw | target met |');
   lines.push('|---|---:|---:|---:|:---:|');
-  for (const r of sdk) {
-    const ratio = r.exocom / r.raw;
-    lines.push(`| ${r.label} | ${fmt(r.exocom)} | ${fmt(r.raw)} | ${ratio.toFixed(2)} | ${ratio <= 1.1 ? 'yes' : 'no'} |`);
-  }
+  lines.push(...ratioRows(sdk, 'exocom', 'raw', (ratio) => ratio <= 1.1));
   lines.push('');
 }
 
