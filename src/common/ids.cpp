@@ -102,4 +102,11 @@ std::string stable_hash_hex(std::string_view text, size_t digits) {
   return std::string(buf, std::min<size_t>(digits, 16));
 }
 
+bool same_secret(std::string_view given, std::string_view secret) {
+  if (secret.empty() || given.size() != secret.size()) return false;
+  unsigned char differ = 0;
+  for (size_t i = 0; i < secret.size(); ++i) differ |= static_cast<unsigned char>(given[i] ^ secret[i]);
+  return differ == 0;
+}
+
 }  // namespace exo

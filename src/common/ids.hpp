@@ -15,5 +15,7 @@ std::string random_hex(size_t n);
 // The first `digits` (at most 16) lower-case hex digits of a stable 64-bit hash (FNV-1a) of `text`:
 // the same on every machine and release, for names derived from content.
 std::string stable_hash_hex(std::string_view text, size_t digits);
+// Whether `given` is `secret` (a token), compared in constant time; an empty secret matches nothing.
+bool same_secret(std::string_view given, std::string_view secret);
 
 }  // namespace exo

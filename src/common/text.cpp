@@ -1,5 +1,6 @@
 #include "common/text.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace exo {
@@ -110,6 +111,16 @@ std::string replace_all(std::string s, std::string_view from, std::string_view t
   for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size()))
     s.replace(pos, from.size(), to);
   return s;
+}
+
+std::string_view query_value(std::string_view query, std::string_view key) {
+  for (size_t at = 0; at < query.size();) {
+    size_t end = std::min(query.find('&', at), query.size());
+    std::string_view pair = query.substr(at, end - at);
+    if (pair.size() > key.size() && pair.starts_with(key) && pair[key.size()] == '=') return pair.substr(key.size() + 1);
+    at = end + 1;
+  }
+  return {};
 }
 
 }  // namespace exo

@@ -20,5 +20,7 @@ bool glob_match(std::string_view pattern, std::string_view path);
 std::string replace_all(std::string s, std::string_view from, std::string_view to);
 // Quotes a string for the POSIX shell when it needs it.
 std::string shell_quote(std::string_view s);
+// The value of `key` in a URL query (`a=1&token=x`), as written; empty when absent.
+std::string_view query_value(std::string_view query, std::string_view key);
 
 }  // namespace exo

@@ -7,6 +7,9 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 
+#include "common/ids.hpp"
+#include "common/text.hpp"
+
 namespace exo::exocom {
 
 namespace http = boost::beast::http;
@@ -66,18 +69,9 @@ RequestHead read_request_head(std::string_view in, size_t max_head_bytes) {
 }
 
 bool presents_token(const RequestHead& head, std::string_view token) {
-  std::string_view given;
-  if (head.authorization.starts_with("Bearer ")) given = std::string_view(head.authorization).substr(7);
-  for (size_t at = 0; given.empty() && at < head.query.size();) {
-    size_t end = std::min(head.query.find('&', at), head.query.size());
-    std::string_view pair = std::string_view(head.query).substr(at, end - at);
-    if (pair.starts_with("token=")) given = pair.substr(6);
-    at = end + 1;
-  }
-  if (token.empty() || given.size() != token.size()) return false;
-  unsigned char differ = 0;
-  for (size_t i = 0; i < token.size(); ++i) differ |= static_cast<unsigned char>(given[i] ^ token[i]);
-  return differ == 0;
+  std::string_view given = head.authorization.starts_with("Bearer ") ? std::string_view(head.authorization).substr(7)
+                                                                     : query_value(head.query, "token");
+  return same_secret(given, token);
 }
 
 Action route_request(const RequestHead& head, bool gateway_port) {

@@ -55,14 +55,6 @@ double epoch_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// Compares in constant time: the token is a secret.
-bool same_secret(std::string_view given, std::string_view secret) {
-  if (given.size() != secret.size() || secret.empty()) return false;
-  unsigned char differ = 0;
-  for (size_t i = 0; i < secret.size(); ++i) differ |= static_cast<unsigned char>(given[i] ^ secret[i]);
-  return differ == 0;
-}
-
 // CPU time (clock ticks) and resident memory (bytes) of each process group, from /proc.
 struct Usage {
   uint64_t ticks = 0, rss = 0;
@@ -154,8 +146,9 @@ struct Dashboard::Impl : std::enable_shared_from_this<Dashboard::Impl> {
   uint16_t port() const { return acceptor.local_endpoint().port(); }
   void accept();
   void tick();
-  void measure();
-  std::string services_json();
+  void measure(const std::vector<ServiceView>& views);
+  std::string services_json(const std::vector<ServiceView>& views);
+  bool watched() const { return !streams.empty(); }
   std::string snapshot_json();
   void broadcast(std::string_view event, std::string_view data);
   void add_trace(std::string_view batch);
@@ -224,12 +217,6 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     return out;
   }
 
-  static std::string query_value(std::string_view query, std::string_view key) {
-    for (const auto& pair : split(query, '&'))
-      if (pair.size() > key.size() && pair.compare(0, key.size(), key) == 0 && pair[key.size()] == '=') return pair.substr(key.size() + 1);
-    return {};
-  }
-
   void handle(std::string_view head) {
     auto first = head.substr(0, head.find("\r\n"));
     auto parts = split(first, ' ');
@@ -245,7 +232,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     std::string port = std::to_string(d_->port());
     if (host != "localhost:" + port && host != "127.0.0.1:" + port && host != "[::1]:" + port)
       return respond(403, "Forbidden", "text/plain", "the dashboard answers on localhost only\n");
-    std::string from_query = query_value(query, "token");
+    std::string_view from_query = query_value(query, "token");
     std::string cookie_token;
     for (const auto& c : split(headers["cookie"], ';')) {
       auto t = trim(c);
@@ -452,24 +439,27 @@ void Dashboard::Impl::accept() {
   });
 }
 
-// Once a second: CPU and memory, and the services table for every page.
+// Once a second, while a page is open: CPU and memory, and the services table for every page.
 void Dashboard::Impl::tick() {
   ticker.expires_after(1s);
   ticker.async_wait([self = shared_from_this()](const error_code& ec) {
     if (ec || self->closed) return;
-    self->measure();
-    self->broadcast("services", self->services_json());
+    if (self->watched()) {
+      auto views = self->list();
+      self->measure(views);
+      self->broadcast("services", self->services_json(views));
+    }
     self->tick();
   });
 }
 
-void Dashboard::Impl::measure() {
+void Dashboard::Impl::measure(const std::vector<ServiceView>& views) {
   static const double ticks_per_second = static_cast<double>(::sysconf(_SC_CLK_TCK));
   auto now = Clock::now();
   auto groups = usage_by_group();
   std::map<int, std::pair<uint64_t, Clock::time_point>> seen;
   usage.clear();
-  for (const auto& s : list()) {
+  for (const auto& s : views) {
     if (s.pid <= 0) continue;
     auto it = groups.find(s.pid);
     if (it == groups.end()) continue;
@@ -484,10 +474,10 @@ void Dashboard::Impl::measure() {
   cpu_seen = std::move(seen);
 }
 
-std::string Dashboard::Impl::services_json() {
+std::string Dashboard::Impl::services_json(const std::vector<ServiceView>& views) {
   std::string out = "[";
   bool first = true;
-  for (const auto& s : list()) {
+  for (const auto& s : views) {
     if (!first) out += ',';
     first = false;
     out += fmt::format(R"({{"role":{},"state":{},"pid":{},"restarts":{},"controllable":{})", json_quoted(s.role), json_quoted(s.state),
@@ -502,7 +492,7 @@ std::string Dashboard::Impl::services_json() {
 }
 
 std::string Dashboard::Impl::snapshot_json() {
-  std::string out = model + ",\"services\":" + services_json() + ",\"logs\":[";
+  std::string out = model + ",\"services\":" + services_json(list()) + ",\"logs\":[";
   for (size_t i = 0; i < logs.size(); ++i) out += (i ? "," : "") + logs[i];
   out += "],\"trace\":[";
   for (size_t i = 0; i < trace.size(); ++i) out += (i ? "," : "") + trace[i];
@@ -562,7 +552,7 @@ void Dashboard::log(std::string_view role, std::string_view text) {
 }
 
 void Dashboard::services_changed() {
-  if (!impl_->closed) impl_->broadcast("services", impl_->services_json());
+  if (!impl_->closed && impl_->watched()) impl_->broadcast("services", impl_->services_json(impl_->list()));
 }
 
 void Dashboard::observe(uint16_t port, const std::string& token) {

@@ -2,6 +2,7 @@
 // fit, so every shell completes the same way, from the commands' own help text.
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <set>
 
 #include "cli/command.hpp"
@@ -82,23 +83,25 @@ std::vector<std::string> keywords_in(std::string_view help, std::string_view com
   return out;
 }
 
-// The application in the current folder, when there is one: its roles and environments.
-std::vector<std::string> roles() {
+// The application in the current folder, when there is one (a completion never complains).
+std::optional<config::Application> current_application() {
   try {
     config::Warnings ignored;
-    return config::load_application(fs::current_path(), ignored).roles();
+    return config::load_application(fs::current_path(), ignored);
   } catch (const std::exception&) {
-    return {};
+    return std::nullopt;
   }
+}
+
+std::vector<std::string> roles() {
+  auto app = current_application();
+  return app ? app->roles() : std::vector<std::string>{};
 }
 
 std::vector<std::string> environments() {
   std::vector<std::string> out;
-  try {
-    config::Warnings ignored;
-    for (const auto& e : config::load_application(fs::current_path(), ignored).environments) out.push_back(e.name);
-  } catch (const std::exception&) {
-  }
+  if (auto app = current_application())
+    for (const auto& e : app->environments) out.push_back(e.name);
   return out;
 }
 

@@ -75,3 +75,10 @@ TEST(Time, HumanDuration) {
   EXPECT_EQ(human_duration(std::chrono::microseconds(1234)), "1.23ms");
   EXPECT_EQ(human_duration(std::chrono::milliseconds(2500)), "2.5s");
 }
+
+TEST(Ids, SameSecretOnlyForTheWholeToken) {
+  EXPECT_TRUE(same_secret("0123456789abcdef", "0123456789abcdef"));
+  EXPECT_FALSE(same_secret("0123456789abcdee", "0123456789abcdef"));
+  EXPECT_FALSE(same_secret("0123456789abcde", "0123456789abcdef"));
+  EXPECT_FALSE(same_secret("", "")) << "an empty secret matches nothing";
+}

@@ -33,3 +33,10 @@ TEST(Text, ShellQuote) {
   EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");
   EXPECT_EQ(shell_quote(""), "''");
 }
+
+TEST(Text, QueryValue) {
+  EXPECT_EQ(query_value("a=1&token=xyz&b=2", "token"), "xyz");
+  EXPECT_EQ(query_value("token=", "token"), "");
+  EXPECT_EQ(query_value("tokens=1&xtoken=2", "token"), "");
+  EXPECT_EQ(query_value("", "token"), "");
+}
