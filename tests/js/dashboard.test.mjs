@@ -39,7 +39,7 @@ async function startSpaceTweet() {
     const timer = setTimeout(() => fail(new Error(`SpaceTweet did not start:\n${output}`)), 600000);
     const seen = (chunk) => {
       output += chunk;
-      const m = /dashboard at (http:\/\/localhost:\d+\/\?token=[0-9a-f]+)/.exec(output);
+      const m = /dashboard at (http:\/\/localhost:\d+\/\?token=[0-9a-f]+)\n/.exec(output);
       if (m) {
         clearTimeout(timer);
         done(m[1]);

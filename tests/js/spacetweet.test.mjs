@@ -15,8 +15,9 @@ const version = /project\(exosphere VERSION ([0-9.]+)/.exec(readFileSync(join(ro
 
 
 
-// `make <target> RUN_ARGS=...` until it says everything is online; `url(output)` is SpaceTweet's.
-async function startMake(target, runArgs, url, cleanup = () => {}) {
+// `make <target> RUN_ARGS=...` until its output matches `ready` (the last line it prints once
+// everything is online: lines can arrive in more than one chunk); `url` is SpaceTweet's.
+async function startMake(target, runArgs, url, cleanup = () => {}, ready = /'web' serves [^\n]*\n/) {
   const child = spawn('make', ['--no-print-directory', target, `RUN_ARGS=${runArgs}`],
                       { cwd: root, detached: true, env: { ...process.env, NO_COLOR: '1' } });
   let output = '';
@@ -24,7 +25,7 @@ async function startMake(target, runArgs, url, cleanup = () => {}) {
     const timer = setTimeout(() => reject(new Error(`SpaceTweet did not start:\n${output}`)), 600000);
     const seen = (chunk) => {
       output += chunk;
-      if (output.includes('all services online')) {
+      if (ready.test(output)) {
         clearTimeout(timer);
         resolve();
       }
@@ -112,15 +113,10 @@ test('exo run --docker: sign up, tweet, see it live in another page, delete it',
 // this machine). Ctrl-C leaves no container and no network behind.
 test('exo deploy --rehearse production: sign up, tweet, see it live in another page, delete it', { timeout: 900000 }, async (t) => {
   const port = await freePort();
-  const app = await startMake('rehearse', `--port ${port}`, `http://spacetweet.example.com.localhost:${port}`);
+  const app = await startMake('rehearse', `--port ${port}`, `http://spacetweet.example.com.localhost:${port}`, () => {},
+                              /browsers reach ExoCom's gateway at [^\n]*\n/);
   const engine = spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0 ? 'docker' : 'podman';
   const inspect = (...args) => spawnSync(engine, args, { encoding: 'utf8' });
-  // The public network reaches the public services, not the private ones.
-  const probe = (host) => inspect('run', '--rm', '--network', 'space-tweet-production-public',
-                                  `exosphere/runtime:${version}`, 'getent', 'hosts', host).status;
-  assert.equal(probe('web'), 0, 'the public network does not reach web');
-  assert.notEqual(probe('users'), 0, 'the public network reaches the private service users');
-  assert.match(app.output(), /browsers reach ExoCom's gateway at ws:\/\/exocom\.spacetweet\.example\.com\.localhost:/);
   const stop = app.stop;
   app.stop = async () => {
     await stop();
@@ -129,7 +125,13 @@ test('exo deploy --rehearse production: sign up, tweet, see it live in another p
     for (const net of ['space-tweet-production-public', 'space-tweet-production-private'])
       assert.notEqual(inspect('network', 'inspect', net).status, 0, `network ${net} left after Ctrl-C`);
   };
-  await signUpTweetDelete(t, app);
+  await signUpTweetDelete(t, app);  // registers the stop first: a failed check below still stops it
+  // The public network reaches the public services, not the private ones.
+  const probe = (host) => inspect('run', '--rm', '--network', 'space-tweet-production-public',
+                                  `exosphere/runtime:${version}`, 'getent', 'hosts', host).status;
+  assert.equal(probe('web'), 0, 'the public network does not reach web');
+  assert.notEqual(probe('users'), 0, 'the public network reaches the private service users');
+  assert.match(app.output(), /browsers reach ExoCom's gateway at ws:\/\/exocom\.spacetweet\.example\.com\.localhost:/);
 });
 
 // The processes below `pid` whose command line contains `needle`.
