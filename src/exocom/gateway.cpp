@@ -12,6 +12,10 @@ namespace exo::exocom {
 namespace {
 
 constexpr size_t kMaxActivities = 100000;
+// A session's rooms are few (its user, a topic or two); a bound keeps a faulty service from
+// growing the table without end.
+constexpr size_t kMaxRoomsPerSession = 32;
+constexpr size_t kMaxRoomName = 200;
 
 // The JSON object `text` without its top-level `auth` (browsers never see sessions).
 std::string without_auth(const wire::Envelope& env) {
@@ -34,6 +38,13 @@ std::string host_of(std::string_view origin) {
   auto rest = origin.substr(scheme + 3);
   auto end = rest.find_first_of(":/");
   return std::string(rest.substr(0, end));
+}
+
+// A string field of a JSON object, decoded; empty when absent or not a string.
+std::string string_field(const wire::Envelope& env, std::string_view key) {
+  std::string out;
+  if (const auto* f = env.find(key); f && f->type == wire::JsonType::string) wire::decode_json_string(f->value, out);
+  return out;
 }
 
 }  // namespace
@@ -59,7 +70,7 @@ bool Gateway::allows_origin(std::string_view origin) const {
 }
 
 void Gateway::opened(Peer& browser) {
-  Session s{&browser, options_.session_prefix + new_uuid(), options_.rate * 2, Clock::now()};
+  Session s{&browser, options_.session_prefix + new_uuid(), options_.rate * 2, Clock::now(), {}};
   by_session_[s.id] = browser.id();
   sessions_.emplace(browser.id(), std::move(s));
 }
@@ -67,6 +78,12 @@ void Gateway::opened(Peer& browser) {
 void Gateway::closed(Peer& browser) {
   auto it = sessions_.find(browser.id());
   if (it == sessions_.end()) return;
+  for (const auto& room : it->second.rooms) {
+    auto r = rooms_.find(room);
+    EXO_ASSERT(r != rooms_.end());
+    std::erase(r->second, browser.id());
+    if (r->second.empty()) rooms_.erase(r);
+  }
   by_session_.erase(it->second.id);
   sessions_.erase(it);
 }
@@ -112,37 +129,63 @@ void Gateway::remember(const std::string& activity, const std::string& session) 
   if (activities_.emplace(activity, session).second) activity_order_.push_back(activity);
 }
 
+Gateway::Audience Gateway::audience_of(const wire::Envelope& env) {
+  Audience a;
+  if (env.name == "exocom.error") {
+    // A browser's message was refused: tell that browser.
+    auto it = activities_.find(std::string(env.activity_id));
+    if (it == activities_.end()) a.valid = false;
+    else a.session = it->second;
+    return a;
+  }
+  if (!env.auth || env.auth->type != wire::JsonType::object) return a;
+  wire::Envelope auth;
+  std::string error;
+  if (!wire::scan(env.auth->value, auth, error)) return a;
+  a.session = string_field(auth, "sessionId");
+  a.join = string_field(auth, "join");
+  a.room = string_field(auth, "room");
+  return a;
+}
+
+void Gateway::join(Session& s, const std::string& room) {
+  if (std::find(s.rooms.begin(), s.rooms.end(), room) != s.rooms.end()) return;
+  if (s.rooms.size() >= kMaxRoomsPerSession || room.size() > kMaxRoomName) {
+    broker_.metrics().dropped["gateway-room-refused"]++;
+    log_.warning(fmt::format("a session may join {} rooms of at most {} bytes; '{}' refused", kMaxRoomsPerSession,
+                             kMaxRoomName, room.substr(0, 40)));
+    return;
+  }
+  s.rooms.push_back(room);
+  rooms_[room].push_back(s.browser->id());
+}
+
 void Gateway::send_frame(const Frame& frame, Ticket ticket) {
   broker_.written(ticket);  // browsers are beyond the bus's keeping: handed to the gateway is done
   wire::Envelope env;
   std::string error;
   if (!wire::scan(frame.payload(), env, error)) return;  // ExoCom made it: cannot happen, and harmless
-  std::string session;
-  if (env.name == "exocom.error") {
-    // A browser's message was refused: tell that browser.
-    auto a = activities_.find(std::string(env.activity_id));
-    if (a == activities_.end()) return;
-    session = a->second;
-  } else if (env.auth && env.auth->type == wire::JsonType::object) {
-    wire::Envelope auth;
-    if (!wire::scan(env.auth->value, auth, error)) return;
-    if (const auto* sid = auth.find("sessionId"); sid && sid->type == wire::JsonType::string) {
-      std::string decoded;
-      wire::decode_json_string(sid->value, decoded);
-      session = decoded;
-      if (!by_session_.count(session)) {
-        broker_.metrics().dropped["gateway-session-gone"]++;
-        return;
-      }
-    }
-  }
+  Audience to = audience_of(env);
+  if (!to.valid) return;
   Frame out = Frame::make(ws::Opcode::text, without_auth(env));
-  if (!session.empty()) {
-    auto s = by_session_.find(session);
-    if (s != by_session_.end()) sessions_.at(s->second).browser->send(out);
+  if (!to.session.empty()) {
+    auto s = by_session_.find(to.session);
+    if (s == by_session_.end()) {
+      broker_.metrics().dropped["gateway-session-gone"]++;
+      return;
+    }
+    Session& session = sessions_.at(s->second);
+    if (!to.join.empty()) join(session, to.join);
+    session.browser->send(out);
     return;
   }
-  // No session: a message for every browser (new tweets, ...).
+  if (!to.room.empty()) {
+    // Every node's gateway gets it; each serves the members it holds (none: nothing to do).
+    if (auto r = rooms_.find(to.room); r != rooms_.end())
+      for (uint64_t id : r->second) sessions_.at(id).browser->send(out);
+    return;
+  }
+  // No session and no room: a message for every browser (new tweets, ...).
   for (auto& [id, s] : sessions_) s.browser->send(out);
 }
 

@@ -24,7 +24,9 @@ struct GatewayOptions {
 // The bridge to browsers. To the broker it is one instance of the gateway role; each browser
 // connection is a session. What a browser sends goes on the bus as that role with
 // auth = {"sessionId": …}; what the bus sends back with that auth goes to that browser only, and
-// what it sends to the role without a session goes to every browser.
+// what it sends to the role without a session goes to every browser. A service puts a session into
+// a room (auth {"sessionId", "join"}) and then reaches every browser of the room (auth {"room"}):
+// all the tabs of one user, on every node.
 class Gateway : public Peer {
  public:
   // Registers with the broker; throws UserError when the role is not in the routes.
@@ -48,7 +50,15 @@ class Gateway : public Peer {
     std::string id;
     double tokens;
     Clock::time_point refilled;
+    std::vector<std::string> rooms;
   };
+  // Where a delivered message goes: one session (by id), a room, or every browser.
+  struct Audience {
+    std::string session, join, room;
+    bool valid = true;
+  };
+  Audience audience_of(const wire::Envelope& env);
+  void join(Session& s, const std::string& room);
   void refuse(Peer& browser, std::string_view code, const std::string& message, std::string_view name);
   void remember(const std::string& activity, const std::string& session);
 
@@ -59,6 +69,7 @@ class Gateway : public Peer {
   std::unordered_map<uint64_t, Session> sessions_;          // by connection id
   std::unordered_map<std::string, uint64_t> by_session_;    // session id → connection id
   std::unordered_map<std::string, std::string> activities_; // activity → session, for errors
+  std::unordered_map<std::string, std::vector<uint64_t>> rooms_;  // room → connection ids
   std::deque<std::string> activity_order_;
   wire::Envelope env_;
   std::string error_;

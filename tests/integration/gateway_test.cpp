@@ -221,6 +221,45 @@ TEST_P(Gateway, ABrowserThatLeavesLosesItsReplies) {
   EXPECT_TRUE(next_is_marker(other, send_marker(tweets, "tweets", "tweet.posted")));
 }
 
+// Rooms: a service puts sessions into a room as it answers them, then one message reaches every
+// browser in the room (all tabs of one user, on whichever node each is) and no other.
+TEST_P(Gateway, RoomsReachEveryBrowserInThemAndNoOther) {
+  Gateways bus(GetParam());
+  auto tweets = bus.service();
+  auto tab1 = bus.browser(), tab2 = bus.browser(), other = bus.browser();
+  for (auto* tab : {&tab1, &tab2}) {
+    tab->send_text(R"({"name":"tweets.list"})");
+    auto asked = tweets.receive_json();
+    ASSERT_TRUE(asked);
+    json::object auth = asked->at("auth").as_object();
+    auth["join"] = "user:alice";
+    tweets.send_text(R"({"name":"tweets.listed","sender":"tweets","activityId":")" + str(*asked, "activityId") +
+                     R"(","auth":)" + json::serialize(auth) + "}");
+    auto joined = tab->receive_named("tweets.listed");
+    ASSERT_TRUE(joined) << "the answer that joins the room still reaches its browser";
+    EXPECT_FALSE(joined->contains("auth"));
+  }
+  tweets.send_text(R"({"name":"tweet.posted","sender":"tweets","payload":{"for":"alice"},"auth":{"room":"user:alice"}})");
+  for (auto* tab : {&tab1, &tab2}) {
+    auto got = tab->receive_named("tweet.posted");
+    ASSERT_TRUE(got);
+    EXPECT_EQ(json::serialize(got->at("payload")), R"({"for":"alice"})");
+  }
+  // A message for every browser after it: the other browser's next message, and the tabs' next.
+  std::string marker = send_marker(tweets, "tweets", "tweet.posted");
+  for (auto* browser : {&other, &tab1, &tab2}) EXPECT_TRUE(next_is_marker(*browser, marker));
+  // A closed tab leaves its rooms; the others still get what is sent to them.
+  ASSERT_TRUE(tab1.close());
+  tweets.send_text(R"({"name":"tweet.posted","sender":"tweets","payload":{"n":2},"auth":{"room":"user:alice"}})");
+  auto again = tab2.receive_named("tweet.posted");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(json::serialize(again->at("payload")), R"({"n":2})");
+  // A room nobody is in: nothing to deliver, and nobody else gets it.
+  tweets.send_text(R"({"name":"tweet.posted","sender":"tweets","auth":{"room":"user:nobody"}})");
+  marker = send_marker(tweets, "tweets", "tweet.posted");
+  for (auto* browser : {&other, &tab2}) EXPECT_TRUE(next_is_marker(*browser, marker));
+}
+
 // Out of file descriptors, accepting a browser fails; once descriptors are free again the gateway
 // accepts browsers again (it used to re-arm the services' acceptor instead of its own).
 TEST(GatewayProcess, KeepsAcceptingAfterAnAcceptError) {
