@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
     line(("store_create_" + n + "_p50").c_str(), "mongo.create, " + n + " client(s): p50 (µs)", create.samples.percentile(50));
     line(("store_create_" + n + "_p99").c_str(), "mongo.create, " + n + " client(s): p99 (µs)", create.samples.percentile(99));
     if (ids.empty())
-      for (const auto& d : store->list({})) ids.push_back(std::string(d.at("id").as_string()));
+      for (const auto& d : store->list({}, {}).documents) ids.push_back(std::string(d.at("id").as_string()));
     auto details = load(exocom.port, clients, rounds, [&](int c, int i) {
       return json::value(json::object{{"id", ids[static_cast<size_t>(c * 131 + i) % ids.size()]}});
     }, "mongo.get-details");

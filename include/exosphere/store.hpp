@@ -19,6 +19,19 @@ namespace exosphere::store {
 namespace json = boost::json;
 using Document = json::object;
 
+// Which part of a listing: `skip` matching documents left out, then at most `limit` (0: all), in
+// insertion order or newest first.
+struct Window {
+  size_t skip = 0;
+  size_t limit = 0;
+  bool newest_first = false;
+};
+
+struct Listing {
+  std::vector<Document> documents;
+  bool more = false;  // matching documents follow the window
+};
+
 // Every document carries its "id": 24 lower-case hex digits, fresh on insert (a client's own "id"
 // is not used). Failures of the database are Error(store_error).
 class Store {
@@ -33,8 +46,8 @@ class Store {
   virtual std::optional<Document> update(const std::string& id, const Document& fields) = 0;
   // The document as it was, or nothing when there is none.
   virtual std::optional<Document> remove(const std::string& id) = 0;
-  // Every document matching `filter` (empty: all), in insertion order.
-  virtual std::vector<Document> list(const Document& filter) = 0;
+  // The documents matching `filter` (empty: all) in `window`.
+  virtual Listing list(const Document& filter, const Window& window) = 0;
   virtual void clear() = 0;
   virtual std::string backend() const = 0;
 };
@@ -57,5 +70,22 @@ std::string new_id();
 bool valid_id(std::string_view id);
 // Whether every field of `query` equals the document's.
 bool matches(const Document& doc, const Document& query);
+
+// Fills a window from documents read in its order, checking each against the query exactly.
+class WindowFill {
+ public:
+  WindowFill(const Document& query, const Window& window) : query_(query), window_(window) {}
+  // False once the window is full and one more match has shown that more follow: stop reading.
+  bool add(Document doc);
+  Listing take() { return std::move(listing_); }
+  // Rows a database needs to return when its own filter is exact (0: all).
+  size_t rows_needed() const { return window_.limit ? window_.skip + window_.limit + 1 : 0; }
+
+ private:
+  const Document& query_;
+  Window window_;
+  size_t skipped_ = 0;
+  Listing listing_;
+};
 
 }  // namespace exosphere::store

@@ -60,6 +60,32 @@ void handle_remove(Store& store, const Vocabulary& v, const json::value& payload
   }
 }
 
+bool window_of(const json::value& payload, Window& window, std::string& problem) {
+  const json::object* o = payload.if_object();
+  if (!o) return true;
+  constexpr int64_t kMaxLimit = 1000;
+  auto count = [&](const char* key, int64_t low, int64_t high, size_t& out) {
+    const json::value* v = o->if_contains(key);
+    if (!v || v->is_null()) return true;
+    int64_t n = v->is_int64() ? v->get_int64() : v->is_uint64() && v->get_uint64() <= uint64_t(high) ? int64_t(v->get_uint64()) : -1;
+    if (n < low || n > high) {
+      problem = std::string(key) + " must be a whole number from " + std::to_string(low) + " to " + std::to_string(high);
+      return false;
+    }
+    out = static_cast<size_t>(n);
+    return true;
+  };
+  if (!count("limit", 1, kMaxLimit, window.limit) || !count("skip", 0, INT64_MAX, window.skip)) return false;
+  if (const json::value* newest = o->if_contains("newest_first"); newest && !newest->is_null()) {
+    if (!newest->is_bool()) {
+      problem = "newest_first must be true or false";
+      return false;
+    }
+    window.newest_first = newest->get_bool();
+  }
+  return true;
+}
+
 std::string creation_problem(const json::value& doc, const std::string& field) {
   const json::object* o = doc.if_object();
   if (!o) return "expected an object with the fields of the new entry";
@@ -159,12 +185,15 @@ void register_crud(Service& service, Store& store, const Vocabulary& v) {
                           (owner->is_number() && owner->to_number<double>() == 0) || (owner->is_bool() && !owner->get_bool()));
           if (truthy) filter["owner_id"] = owner->is_string() ? std::string(owner->get_string()) : json::serialize(*owner);
         }
+    Window window;
+    if (std::string problem; !window_of(payload, window, problem)) return void(req.reply(v.error, error_payload(problem)));
     try {
-      auto docs = store.list(filter);
+      auto listing = store.list(filter, window);
       json::array entries;
-      for (auto& d : docs) entries.emplace_back(std::move(d));
+      for (auto& d : listing.documents) entries.emplace_back(std::move(d));
       json::object reply{{"count", entries.size()}};
       reply[v.list_key] = std::move(entries);
+      if (window.limit) reply["more"] = listing.more;
       req.reply(v.listed, std::move(reply));
     } catch (const Error& e) {
       req.reply(v.error, error_payload(e.what()));

@@ -108,7 +108,7 @@ class MongoStore : public Store {
   }
 
   std::optional<Document> find_first(const Document& query) override {
-    auto all = select(query, true);
+    auto all = select(query, {.limit = 1}).documents;
     if (all.empty()) return std::nullopt;
     return std::move(all.front());
   }
@@ -136,7 +136,7 @@ class MongoStore : public Store {
     return found;
   }
 
-  std::vector<Document> list(const Document& filter) override { return select(filter, false); }
+  Listing list(const Document& filter, const Window& window) override { return select(filter, window); }
 
   void clear() override {
     Bson all(bson_new());
@@ -170,24 +170,24 @@ class MongoStore : public Store {
     return out;
   }
 
-  std::vector<Document> select(const Document& query, bool first) {
+  Listing select(const Document& query, const Window& window) {
+    WindowFill fill(query, window);
     Bson filter(query.contains("id") && query.at("id").is_string() ? id_filter(std::string(query.at("id").get_string()))
                                                                      : bson_new());
-    Bson opts(BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}"));
+    // Ids sort by creation; without a query every document matches, so the server can stop early.
+    Bson opts(query.empty() && fill.rows_needed()
+                  ? BCON_NEW("sort", "{", "_id", BCON_INT32(window.newest_first ? -1 : 1), "}", "limit",
+                             BCON_INT64(static_cast<int64_t>(fill.rows_needed())))
+                  : BCON_NEW("sort", "{", "_id", BCON_INT32(window.newest_first ? -1 : 1), "}"));
     mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(collection_, filter.b, opts.b, nullptr);
-    std::vector<Document> out;
     const bson_t* doc;
-    while (mongoc_cursor_next(cursor, &doc)) {
-      Document d = from_bson(doc);
-      if (!matches(d, query)) continue;
-      out.push_back(std::move(d));
-      if (first) break;
-    }
+    while (mongoc_cursor_next(cursor, &doc))
+      if (!fill.add(from_bson(doc))) break;
     bson_error_t err;
     bool failed = mongoc_cursor_error(cursor, &err);
     mongoc_cursor_destroy(cursor);
     if (failed) fail(err);
-    return out;
+    return fill.take();
   }
 
   mongoc_client_t* client_ = nullptr;

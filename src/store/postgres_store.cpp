@@ -56,7 +56,7 @@ class PostgresStore : public Store {
   }
 
   std::optional<Document> find_first(const Document& query) override {
-    auto all = select(query, true);
+    auto all = select(query, {.limit = 1}).documents;
     if (all.empty()) return std::nullopt;
     return std::move(all.front());
   }
@@ -75,7 +75,7 @@ class PostgresStore : public Store {
     return r->document(0);
   }
 
-  std::vector<Document> list(const Document& filter) override { return select(filter, false); }
+  Listing list(const Document& filter, const Window& window) override { return select(filter, window); }
   void clear() override { run("DELETE FROM " + table_, {}); }
   std::string backend() const override { return "postgresql"; }
 
@@ -109,7 +109,8 @@ class PostgresStore : public Store {
     throw Error(Status::store_error, "PostgreSQL: the connection keeps failing");
   }
 
-  std::vector<Document> select(const Document& query, bool first) {
+  Listing select(const Document& query, const Window& window) {
+    WindowFill fill(query, window);
     std::string sql = "SELECT doc FROM " + table_;
     std::vector<std::string> params;
     if (auto it = query.find("id"); it != query.end() && it->value().is_string()) {
@@ -120,16 +121,13 @@ class PostgresStore : public Store {
       sql += " WHERE doc @> $1::jsonb";
       params.push_back(json::serialize(query));
     }
-    sql += " ORDER BY seq";
+    sql += window.newest_first ? " ORDER BY seq DESC" : " ORDER BY seq";
+    // Without a query every row matches, so the database can stop early; with one, rows are checked below.
+    if (query.empty() && fill.rows_needed()) sql += " LIMIT " + std::to_string(fill.rows_needed());
     auto r = run(sql, params);
-    std::vector<Document> out;
-    for (int i = 0; i < r->rows(); ++i) {
-      Document d = r->document(i);
-      if (!matches(d, query)) continue;
-      out.push_back(std::move(d));
-      if (first) break;
-    }
-    return out;
+    for (int i = 0; i < r->rows(); ++i)
+      if (!fill.add(r->document(i))) break;
+    return fill.take();
   }
 
   std::string url_;

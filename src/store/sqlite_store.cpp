@@ -92,7 +92,7 @@ class SqliteStore : public Store {
   }
 
   std::optional<Document> find_first(const Document& query) override {
-    for (auto& d : select(query, true)) return std::move(d);
+    for (auto& d : select(query, {.limit = 1}).documents) return std::move(d);
     return std::nullopt;
   }
 
@@ -135,7 +135,7 @@ class SqliteStore : public Store {
     }
   }
 
-  std::vector<Document> list(const Document& filter) override { return select(filter, false); }
+  Listing list(const Document& filter, const Window& window) override { return select(filter, window); }
 
   void clear() override { exec("DELETE FROM " + table_); }
   std::string backend() const override { return "sqlite"; }
@@ -159,7 +159,8 @@ class SqliteStore : public Store {
 
   // Scalar fields with plain names narrow the query in SQL (as bound parameters); every document
   // is then checked exactly, so names and values never become SQL.
-  std::vector<Document> select(const Document& query, bool first) {
+  Listing select(const Document& query, const Window& window) {
+    WindowFill fill(query, window);
     std::string sql = "SELECT doc FROM " + table_;
     std::vector<std::pair<std::string, json::value>> binds;
     std::string where;
@@ -173,21 +174,18 @@ class SqliteStore : public Store {
       binds.emplace_back("$.\"" + std::string(k) + "\"", v);
     }
     if (!where.empty()) sql += " WHERE " + where;
-    sql += " ORDER BY seq";
+    sql += window.newest_first ? " ORDER BY seq DESC" : " ORDER BY seq";
+    // Without a query every row matches, so the database can stop early; with one, rows are checked below.
+    if (query.empty() && fill.rows_needed()) sql += " LIMIT " + std::to_string(fill.rows_needed());
     Statement s(db_, sql);
     int i = 1;
     for (const auto& [path, v] : binds) {
       if (!path.empty()) s.bind(i++, path);
       s.bind(i++, v);
     }
-    std::vector<Document> out;
-    while (s.step()) {
-      Document d = s.document(0);
-      if (!matches(d, query)) continue;
-      out.push_back(std::move(d));
-      if (first) break;
-    }
-    return out;
+    while (s.step())
+      if (!fill.add(s.document(0))) break;
+    return fill.take();
   }
 
   sqlite3* db_ = nullptr;

@@ -47,6 +47,20 @@ bool matches(const Document& doc, const Document& query) {
   return true;
 }
 
+bool WindowFill::add(Document doc) {
+  if (!matches(doc, query_)) return true;
+  if (skipped_ < window_.skip) {
+    ++skipped_;
+    return true;
+  }
+  if (window_.limit && listing_.documents.size() == window_.limit) {
+    listing_.more = true;
+    return false;
+  }
+  listing_.documents.push_back(std::move(doc));
+  return true;
+}
+
 StoreConfig StoreConfig::from_environment(const std::string& collection, const std::string& database) {
   StoreConfig c;
   c.collection = collection;

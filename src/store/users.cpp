@@ -109,12 +109,17 @@ void register_users(Service& service, Store& store) {
     handle_remove(store, v, payload, req, without_secrets);
   });
 
-  service.on(v.list, [&store, v](const json::value&, Request& req) {
+  service.on(v.list, [&store, v](const json::value& payload, Request& req) {
+    Window window;
+    if (std::string problem; !window_of(payload, window, problem))
+      return void(req.reply(v.error, json::object{{"error", problem}}));
     try {
       json::array users;
-      for (auto& d : store.list({})) users.emplace_back(without_secrets(std::move(d)));
+      auto listing = store.list({}, window);
+      for (auto& d : listing.documents) users.emplace_back(without_secrets(std::move(d)));
       json::object reply{{"count", users.size()}};
       reply["users"] = std::move(users);
+      if (window.limit) reply["more"] = listing.more;
       req.reply(v.listed, std::move(reply));
     } catch (const Error& e) {
       req.reply(v.error, json::object{{"error", e.what()}});

@@ -7,6 +7,8 @@
 #include <regex>
 #include <thread>
 
+#include <boost/json/serialize.hpp>
+
 #include "exosphere/crud.hpp"
 #include "exosphere/testing/mock_exocom.hpp"
 #include "support/postgres.hpp"
@@ -225,6 +227,42 @@ TEST_P(Conformance, List) {
   EXPECT_EQ(listed(mine)[0].at(field()), "one");
   EXPECT_EQ(listed(mine)[1].at(field()), "two");
   EXPECT_EQ(listed(mine)[0].at("owner_id"), "1");
+}
+
+// Pages of a listing: newest first, `limit` entries after `skip`, and whether more follow; with
+// and without an owner filter (the database stops early only without one).
+TEST_P(Conformance, ListInPages) {
+  seed({"a1", "a2", "a3", "a4", "a5"}, "1");
+  seed({"b1", "b2"}, "2");
+  auto values = [&](const Message& m) {
+    std::vector<std::string> out;
+    for (const auto& e : listed(m)) out.push_back(std::string(e.at(field()).as_string()));
+    return out;
+  };
+  using V = std::vector<std::string>;
+  auto first = ask(vocabulary_.list, json::object{{"limit", 3}, {"newest_first", true}});
+  EXPECT_EQ(values(first), (V{"b2", "b1", "a5"}));
+  EXPECT_EQ(first.payload.at("count"), 3);
+  EXPECT_EQ(first.payload.at("more"), true);
+  auto last = ask(vocabulary_.list, json::object{{"limit", 3}, {"skip", 6}, {"newest_first", true}});
+  EXPECT_EQ(values(last), (V{"a1"}));
+  EXPECT_EQ(last.payload.at("more"), false);
+  auto oldest = ask(vocabulary_.list, json::object{{"limit", 2}, {"skip", 1}});
+  EXPECT_EQ(values(oldest), (V{"a2", "a3"}));
+  auto exact = ask(vocabulary_.list, json::object{{"limit", 7}});
+  EXPECT_EQ(exact.payload.at("more"), false) << "seven entries fill a page of seven";
+  EXPECT_FALSE(ask(vocabulary_.list).payload.as_object().contains("more")) << "no limit: everything, as before";
+  if (GetParam().kind != Kind::users) {
+    auto mine = ask(vocabulary_.list, json::object{{"owner_id", "1"}, {"limit", 2}, {"skip", 2}, {"newest_first", true}});
+    EXPECT_EQ(values(mine), (V{"a3", "a2"}));
+    EXPECT_EQ(mine.payload.at("more"), true);
+  }
+  for (auto bad : {json::object{{"limit", 0}}, json::object{{"limit", 1001}}, json::object{{"limit", "3"}},
+                   json::object{{"skip", -1}}, json::object{{"limit", 2.5}}, json::object{{"newest_first", "yes"}}}) {
+    auto refused = ask(vocabulary_.list, bad);
+    EXPECT_EQ(refused.name, vocabulary_.error) << json::serialize(bad);
+    EXPECT_TRUE(refused.payload.at("error").as_string().starts_with(bad.begin()->key())) << json::serialize(refused.payload);
+  }
 }
 
 TEST_P(Conformance, InjectionAttemptsAreJustData) {
