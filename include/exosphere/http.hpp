@@ -32,6 +32,19 @@ struct Request {
   // Query parameters and, for form posts, body fields (the body wins).
   std::map<std::string, std::string> form() const;
   std::string field(const std::string& name) const;
+  // The value of cookie `name` from the Cookie header, or "" when there is none.
+  std::string cookie(const std::string& name) const;
+};
+
+// A Set-Cookie header. Names and values are sent as given: keep them to the cookie alphabet
+// (letters, digits, "-._~" and the base64url of a signed token).
+struct Cookie {
+  std::string name, value;
+  std::string path = "/";
+  std::chrono::seconds max_age{-1};  // negative: until the browser closes; 0: removed now
+  bool http_only = true;             // out of reach of the page's scripts
+  bool secure = false;               // only over HTTPS
+  std::string same_site = "Lax";     // Lax: not sent with another site's forms (POST)
 };
 
 struct Response {
@@ -45,6 +58,8 @@ struct Response {
   static Response json(const boost::json::value& value, int status = 200);
   static Response redirect(const std::string& location, int status = 302);
   static Response not_found();
+
+  Response& set_cookie(const Cookie& cookie);
 };
 
 using Handler = std::function<Response(const Request&)>;

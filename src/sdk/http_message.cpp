@@ -88,6 +88,33 @@ std::string Request::field(const std::string& name) const {
   return it == f.end() ? "" : it->second;
 }
 
+std::string Request::cookie(const std::string& name) const {
+  std::string_view all = headers.count("cookie") ? std::string_view(headers.at("cookie")) : std::string_view();
+  while (!all.empty()) {
+    auto end = all.find(';');
+    std::string_view pair = all.substr(0, end);
+    all = end == std::string_view::npos ? std::string_view() : all.substr(end + 1);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    auto eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == name) {
+      std::string_view value = pair.substr(eq + 1);
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+      return std::string(value);
+    }
+  }
+  return "";
+}
+
+Response& Response::set_cookie(const Cookie& c) {
+  std::string header = c.name + "=" + c.value + "; Path=" + c.path;
+  if (c.max_age.count() >= 0) header += "; Max-Age=" + std::to_string(c.max_age.count());
+  if (c.http_only) header += "; HttpOnly";
+  if (c.secure) header += "; Secure";
+  if (!c.same_site.empty()) header += "; SameSite=" + c.same_site;
+  headers.emplace_back("Set-Cookie", std::move(header));
+  return *this;
+}
+
 Response Response::html(std::string body, int status) { return {status, "text/html; charset=utf-8", std::move(body), {}}; }
 Response Response::text(std::string body, int status) { return {status, "text/plain; charset=utf-8", std::move(body), {}}; }
 Response Response::json(const boost::json::value& value, int status) {
