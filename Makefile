@@ -68,7 +68,11 @@ run: build
 	@cd examples/space-tweet && $(EXO) setup && exec $(EXO) run $(RUN_ARGS)
 
 # SpaceTweet as `exo deploy` would put it on AWS, in containers on this machine (docs/deploy.md).
+# Its one secret, the key that signs sessions, is made once for this machine.
+REHEARSAL_SECRETS := examples/space-tweet/.exosphere/secrets/production.env
 rehearse: build
+	@test -f $(REHEARSAL_SECRETS) || (mkdir -p $(dir $(REHEARSAL_SECRETS)) && umask 077 && \
+	  echo "SESSION_KEY=$$(head -c 32 /dev/urandom | base64 | tr -d '=\n')" > $(REHEARSAL_SECRETS))
 	@cd examples/space-tweet && exec $(EXO) deploy --rehearse production $(RUN_ARGS)
 
 clean:

@@ -34,6 +34,19 @@ bool hash_password(Document& d) {
   return true;
 }
 
+// Checked against when the name is unknown, so that answer takes as long as a wrong password.
+const std::string& stand_in_hash() {
+  static const std::string hash = [] {
+    char hashed[crypto_pwhash_STRBYTES];
+    unsigned char random[16];
+    randombytes_buf(random, sizeof random);
+    if (crypto_pwhash_str(hashed, reinterpret_cast<const char*>(random), sizeof random, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+      throw Error(Status::store_error, "not enough memory to hash a password");
+    return std::string(hashed);
+  }();
+  return hash;
+}
 
 }  // namespace
 
@@ -46,6 +59,9 @@ void register_users(Service& service, Store& store) {
       return void(req.reply(v.not_created, json::object{{"error", problem}}));
     Document user = payload.get_object();
     try {
+      // Names are how people log in: one account per name.
+      if (store.find_first(Document{{"name", user.at("name")}}))
+        return void(req.reply(v.not_created, json::object{{"error", "Name '" + std::string(user.at("name").as_string()) + "' is taken"}}));
       if (!hash_password(user)) return void(req.reply(v.not_created, json::object{{"error", "Password must be text"}}));
       req.reply(v.created, without_secrets(store.insert(std::move(user))));
     } catch (const Error& e) {
@@ -136,8 +152,9 @@ void register_users(Service& service, Store& store) {
       auto user = store.find_first(Document{{"name", *name}});
       const json::value* hash = user ? user->if_contains(kHash) : nullptr;
       std::string given(password->get_string());
-      if (hash && hash->is_string() &&
-          crypto_pwhash_str_verify(std::string(hash->get_string()).c_str(), given.data(), given.size()) == 0) {
+      std::string stored = hash && hash->is_string() ? std::string(hash->get_string()) : stand_in_hash();
+      bool verified = crypto_pwhash_str_verify(stored.c_str(), given.data(), given.size()) == 0;
+      if (verified && hash && hash->is_string()) {
         req.reply("user.authenticated", json::object{{"id", user->at("id")}, {"name", user->at("name")}});
       } else {
         // The same answer whether the name or the password is wrong.

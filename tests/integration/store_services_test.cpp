@@ -102,6 +102,19 @@ TEST(UsersService, Authenticate) {
   EXPECT_EQ(r.ask("user.authenticate", json::object{{"name", "riker"}, {"password", "engage"}}).name, "user.authenticated");
   EXPECT_EQ(r.ask("user.authenticate", json::object{{"name", "riker"}, {"password", "number one"}}).name,
             "user.not-authenticated");
+  // One account per name; the first keeps its password.
+  auto twin = r.ask("users.create", json::object{{"name", "riker"}, {"password", "imposter"}});
+  EXPECT_EQ(twin.name, "users.not-created");
+  EXPECT_EQ(twin.payload, (json::object{{"error", "Name 'riker' is taken"}}));
+  EXPECT_EQ(r.ask("user.authenticate", json::object{{"name", "riker"}, {"password", "imposter"}}).name, "user.not-authenticated");
+  // An unknown name costs a hash check too, so its answer takes as long as a wrong password's.
+  auto timed = [&](const char* name) {
+    auto start = std::chrono::steady_clock::now();
+    r.ask("user.authenticate", json::object{{"name", name}, {"password", "wrong"}});
+    return std::chrono::steady_clock::now() - start;
+  };
+  timed("nobody-warm-up");
+  EXPECT_GT(timed("nobody") * 3, timed("riker")) << "an unknown name answers much faster than a known one";
   // Hashes cannot be probed through queries.
   auto probe = r.ask("user.get-details", json::object{{"password", "engage"}});
   EXPECT_EQ(probe.name, "user.details");  // the password field is ignored: the first user matches

@@ -115,12 +115,8 @@ test('the dashboard shows services, crashes, the trace, the graph, restarts, and
   // tweets received it as, and the response time of the reply.
   await page.click('nav button[data-tab="messages"]');
   const site = await browser.newPage();
-  await site.goto(`${app.web}/users`);
-  await signUp(site, 'Dashboard Dan', 'orbit');
-  await site.waitForURL(`${app.web}/users`);
-  await site.goto(app.web);
-  await tweet(site, 'Dashboard Dan', 'seen on the dashboard');
-  await site.waitForURL(`${app.web}/`);
+  await signUp(site, app.web, 'Dashboard Dan', 'orbit-123');
+  await tweet(site, app.web, 'seen on the dashboard');
   const request = page.locator('#trace-rows tr', { hasText: 'tweets.create' }).filter({ hasText: 'web → tweets' });
   await request.first().waitFor({ timeout: 1000 });
   assert.equal(await request.first().locator('td.as').textContent(), 'mongo.create');

@@ -8,6 +8,7 @@ int main() {
     exosphere::Service service;
     auto store = exosphere::store::open_store(exosphere::store::StoreConfig::from_environment("entries", "exosphere-mongo-service"));
     exosphere::store::register_crud(service, *store, exosphere::store::Vocabulary::mongo());
+    std::cout << "keeping its data in " << store->backend() << std::endl;  // which database, at a glance
     return service.run();
   } catch (const exosphere::Error& e) {
     std::cerr << "mongodb-service: " << e.what() << std::endl;

@@ -8,6 +8,7 @@ int main() {
     exosphere::Service service;
     auto store = exosphere::store::open_store(exosphere::store::StoreConfig::from_environment("users", "space-tweet-users"));
     exosphere::store::register_users(service, *store);
+    std::cout << "keeping its data in " << store->backend() << std::endl;  // which database, at a glance
     return service.run();
   } catch (const exosphere::Error& e) {
     std::cerr << "users-service: " << e.what() << std::endl;

@@ -12,9 +12,13 @@ int main() {
     // exo run gives the gateway's port; a deployment gives its public URL.
     const char* gateway_port = std::getenv("EXOCOM_GATEWAY_PORT");
     const char* gateway_url = std::getenv("EXOCOM_GATEWAY_URL");
-    spacetweet::Gateway gateway{gateway_port ? std::atoi(gateway_port) : 0, gateway_url ? gateway_url : ""};
+    spacetweet::Sessions sessions(spacetweet::session_key());
+    spacetweet::LoginThrottle throttle;
+    spacetweet::Site site{service.relay(), {gateway_port ? std::atoi(gateway_port) : 0, gateway_url ? gateway_url : ""}, sessions,
+                          throttle};
     exosphere::http::Server web;
-    spacetweet::add_routes(web, service.relay(), gateway);
+    spacetweet::add_routes(web, site);
+    spacetweet::add_live_updates(service, sessions);
     service.before_all([&] {
       auto bound = web.listen(static_cast<std::uint16_t>(port ? std::atoi(port) : 3000));
       std::printf("SpaceTweet is running at http://localhost:%u\n", bound);
