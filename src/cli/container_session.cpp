@@ -47,15 +47,18 @@ void ContainerSession::remove_containers() const {
 
 void ContainerSession::base_images(const runner::Toolchain& toolchain) {
   std::string version = image_version();
-  bool all = true;
-  for (const char* base : {"sdk", "runtime", "node", "exocom", "proxy"})
-    all = all && c_.engine.has_image(std::string("exosphere/") + base + ":" + version);
-  if (all) return;
   fs::path script = toolchain.source_root / "docker" / "build-images";
-  if (toolchain.source_root.empty() || !fs::exists(script))
-    throw UserError("the images exosphere/sdk, runtime, node, exocom and proxy:" + version +
-                    " are missing; build them with docker/build-images in the Exosphere repository");
-  log_.log(kSessionRole, "building Exosphere's base images (the first time takes a few minutes) ...");
+  if (toolchain.source_root.empty() || !fs::exists(script)) {
+    // An installed exo cannot build them: they must be there already.
+    for (const char* base : {"sdk", "runtime", "node", "exocom", "proxy"})
+      if (!c_.engine.has_image(std::string("exosphere/") + base + ":" + version))
+        throw UserError("the images exosphere/sdk, runtime, node, exocom and proxy:" + version +
+                        " are missing; build them with docker/build-images in the Exosphere repository");
+    return;
+  }
+  // From the source tree they are built every time: the engine's layer cache makes that a few
+  // seconds when nothing changed, and an image older than the SDK or ExoCom it holds is never used.
+  log_.log(kSessionRole, "building Exosphere's base images (a few seconds when nothing changed, minutes the first time) ...");
   SpawnOptions o;
   o.argv = {script.string()};
   o.die_with_parent = true;  // Ctrl-C during a build leaves nothing running
