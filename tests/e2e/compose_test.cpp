@@ -177,14 +177,20 @@ TEST(ExoRunDocker, AServiceImageThatDoesNotBuild) {
   small_app(box);
   StandIn docker(box, "docker");
   docker.on("build", 1, "STEP 2/2: RUN make\nmake: *** No targets specified and no makefile found.  Stop.\n");
+  docker.on("build --build-arg VERSION=", 0);  // the base images (docker/build-images) build
   auto r = run_exo({"run", "--docker"}, box.path(), {}, {{"PATH", StandIn::path_with(docker.path_dir())}});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("make: *** No targets specified"), std::string::npos) << "what the engine said is shown: " << r.out;
   EXPECT_NE(r.err.find("the image of 'web' did not build from web/Dockerfile"), std::string::npos) << r.err;
   auto calls = docker.calls();
-  EXPECT_NE(std::find(calls.begin(), calls.end(),
-                      "build " + host_ca_build_flag() + "-t exo-run/space-tweet-web:latest " + (box / "web").string()),
-            calls.end());
+  auto service = std::find(calls.begin(), calls.end(),
+                           "build " + host_ca_build_flag() + "-t exo-run/space-tweet-web:latest " + (box / "web").string());
+  EXPECT_NE(service, calls.end());
+  // From a source tree the base images are built first, every time, so they hold its SDK and ExoCom.
+  auto sdk = std::find_if(calls.begin(), calls.end(), [](const std::string& c) {
+    return c.starts_with("build --build-arg VERSION=") && c.find("-f docker/sdk.Dockerfile -t exosphere/sdk:") != std::string::npos;
+  });
+  EXPECT_LT(sdk, service) << "the SDK image is built before the service images";
   for (const auto& c : calls) EXPECT_NE(c.rfind("run ", 0), 0u) << "nothing runs after a failed build: " << c;
 }
 

@@ -158,8 +158,8 @@ module "exocom" {
   service_data = <<-EOT
     {
       "web": {
-        "receives": ["tweets.listed","tweets.created","tweets.not-created","tweets.deleted","tweets.not-found","tweets.error","tweets.created-many","tweets.not-created-many","tweets.details","tweets.updated","users.listed","users.created","users.not-created","users.created-many","users.not-created-many","users.error","user.details","user.not-found","user.updated","user.deleted","user.authenticated","user.not-authenticated"],
-        "sends": ["tweets.list","tweets.create","tweets.create-many","tweets.get-details","tweets.update","tweets.delete","tweet.posted","tweet.removed","users.list","users.create","users.create-many","user.authenticate","user.get-details","user.update","user.delete"],
+        "receives": ["live.join","tweets.listed","tweets.created","tweets.not-created","tweets.deleted","tweets.not-found","tweets.error","tweets.details","users.listed","users.created","users.not-created","users.error","user.details","user.not-found","user.authenticated","user.not-authenticated"],
+        "sends": ["tweets.list","tweets.create","tweets.get-details","tweets.delete","tweet.posted","tweet.removed","users.list","users.create","user.authenticate","user.get-details","live.joined","notice"],
         "translations": []
       },
       "tweets": {
@@ -173,8 +173,8 @@ module "exocom" {
         "translations": []
       },
       "browser": {
-        "receives": ["tweet.posted","tweet.removed"],
-        "sends": [],
+        "receives": ["tweet.posted","tweet.removed","notice","live.joined"],
+        "sends": ["live.join"],
         "translations": []
       }
     }
