@@ -5,6 +5,7 @@
 // hold a few kilobytes, never a thread, and cannot stall the handlers.
 #include "exosphere/http.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <iostream>
@@ -138,9 +139,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_handled(const bhttp::request<bhttp::string_body>& request, Response r) {
     handling_ = false;
+    // A line break in a header would let text from a request (a redirect target) add headers.
+    auto unsafe = [](std::string_view v) { return v.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos; };
+    if (unsafe(r.content_type) || std::any_of(r.headers.begin(), r.headers.end(),
+                                               [&](const auto& h) { return unsafe(h.first) || unsafe(h.second); }))
+      r = Response::text("a header of the response held a line break; refused\n", 500);
     auto out = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), request.version());
     out->set(bhttp::field::content_type, r.content_type);
-    for (const auto& [k, v] : r.headers) out->set(k, v);
+    for (const auto& [k, v] : r.headers) out->insert(k, v);  // insert: several Set-Cookie headers stay several
     out->body() = std::move(r.body);
     out->keep_alive(request.keep_alive() && !server_.stopping);
     out->prepare_payload();

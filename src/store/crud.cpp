@@ -64,6 +64,7 @@ bool window_of(const json::value& payload, Window& window, std::string& problem)
   const json::object* o = payload.if_object();
   if (!o) return true;
   constexpr int64_t kMaxLimit = 1000;
+  constexpr int64_t kMaxSkip = 1'000'000'000;  // far beyond any listing, and skip + limit cannot overflow
   auto count = [&](const char* key, int64_t low, int64_t high, size_t& out) {
     const json::value* v = o->if_contains(key);
     if (!v || v->is_null()) return true;
@@ -75,7 +76,7 @@ bool window_of(const json::value& payload, Window& window, std::string& problem)
     out = static_cast<size_t>(n);
     return true;
   };
-  if (!count("limit", 1, kMaxLimit, window.limit) || !count("skip", 0, INT64_MAX, window.skip)) return false;
+  if (!count("limit", 1, kMaxLimit, window.limit) || !count("skip", 0, kMaxSkip, window.skip)) return false;
   if (const json::value* newest = o->if_contains("newest_first"); newest && !newest->is_null()) {
     if (!newest->is_bool()) {
       problem = "newest_first must be true or false";

@@ -2,6 +2,9 @@
 // and never part of a reply, and user.authenticate.
 #include <sodium.h>
 
+#include <algorithm>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 
 #include "exosphere/crud.hpp"
@@ -53,23 +56,33 @@ const std::string& stand_in_hash() {
 void register_users(Service& service, Store& store) {
   if (sodium_init() < 0) throw Error(Status::store_error, "libsodium could not start");
   const Vocabulary v = Vocabulary::users();
+  // Names are how people log in: one account per name. Checking and storing under one lock keeps
+  // two sign-ups at once in this service from both getting a name (several instances of the
+  // service over one database can still race; docs/services.md).
+  auto names = std::make_shared<std::mutex>();
+  auto taken = [&store](const json::value& name, const std::string& except_id = "") {
+    auto found = store.find_first(Document{{"name", name}});
+    return found && (except_id.empty() || found->at("id") != json::value(except_id));
+  };
+  auto taken_error = [](const json::value& name) {
+    return json::object{{"error", "Name '" + std::string(name.is_string() ? name.get_string() : "") + "' is taken"}};
+  };
 
-  service.on(v.create, [&store, v](const json::value& payload, Request& req) {
+  service.on(v.create, [&store, v, names, taken, taken_error](const json::value& payload, Request& req) {
     if (auto problem = creation_problem(payload, "name"); !problem.empty())
       return void(req.reply(v.not_created, json::object{{"error", problem}}));
     Document user = payload.get_object();
     try {
-      // Names are how people log in: one account per name.
-      if (store.find_first(Document{{"name", user.at("name")}}))
-        return void(req.reply(v.not_created, json::object{{"error", "Name '" + std::string(user.at("name").as_string()) + "' is taken"}}));
       if (!hash_password(user)) return void(req.reply(v.not_created, json::object{{"error", "Password must be text"}}));
+      std::lock_guard lock(*names);
+      if (taken(user.at("name"))) return void(req.reply(v.not_created, taken_error(user.at("name"))));
       req.reply(v.created, without_secrets(store.insert(std::move(user))));
     } catch (const Error& e) {
       req.reply(v.not_created, json::object{{"error", e.what()}});
     }
   });
 
-  service.on(v.create_many, [&store, v](const json::value& payload, Request& req) {
+  service.on(v.create_many, [&store, v, names, taken, taken_error](const json::value& payload, Request& req) {
     const auto* list = payload.if_array();
     if (!list) return void(req.reply(v.not_created_many, json::object{{"error", "expected a list of users"}}));
     std::vector<Document> users;
@@ -81,6 +94,13 @@ void register_users(Service& service, Store& store) {
     try {
       for (auto& u : users)
         if (!hash_password(u)) return void(req.reply(v.not_created, json::object{{"error", "Password must be text"}}));
+      std::lock_guard lock(*names);
+      for (size_t i = 0; i < users.size(); ++i) {
+        const json::value& name = users[i].at("name");
+        bool twice = std::any_of(users.begin(), users.begin() + static_cast<std::ptrdiff_t>(i),
+                                 [&](const Document& earlier) { return earlier.at("name") == name; });
+        if (twice || taken(name)) return void(req.reply(v.not_created, taken_error(name)));
+      }
       size_t count = users.size();
       store.insert_many(std::move(users));
       req.reply(v.created_many, json::object{{"count", count}});
@@ -104,7 +124,7 @@ void register_users(Service& service, Store& store) {
     }
   });
 
-  service.on(v.update, [&store, v](const json::value& payload, Request& req) {
+  service.on(v.update, [&store, v, names, taken, taken_error](const json::value& payload, Request& req) {
     const auto* o = payload.if_object();
     const json::value* id = o ? o->if_contains("id") : nullptr;
     if (!id) return void(req.reply(v.not_found, json::object{}));
@@ -113,6 +133,9 @@ void register_users(Service& service, Store& store) {
     fields.erase(kHash);
     try {
       if (!hash_password(fields)) return void(req.reply(v.error, json::object{{"error", "Password must be text"}}));
+      std::lock_guard lock(*names);
+      if (const json::value* name = fields.if_contains("name"); name && taken(*name, std::string(id->get_string())))
+        return void(req.reply(v.error, taken_error(*name)));
       auto updated = store.update(std::string(id->get_string()), fields);
       if (updated) req.reply(v.updated, without_secrets(*updated));
       else req.reply(v.not_found, json::object{});

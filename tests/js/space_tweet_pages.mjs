@@ -125,13 +125,17 @@ export async function signUp(page, url, name, password) {
   await page.waitForURL(`${url}/`);
 }
 
-// Logs in `name`; where it arrives is the caller's to check (home, or the form with an error).
+// Logs in `name` and returns the answer to the form (303 to the home page, or the form again with
+// an error); where the page arrives is the caller's to check.
 export async function logIn(page, url, name, password) {
   await page.goto(`${url}/login`);
   await page.getByLabel('Name').fill(name);
   await page.getByLabel('Password').fill(password);
+  const answer = page.waitForResponse((r) => r.url() === `${url}/login` && r.request().method() === 'POST');
   await page.click('#log-in button');
+  const response = await answer;
   await page.waitForLoadState();
+  return response;
 }
 
 // On the home page, logged in: posts `text` and waits for the home page again.

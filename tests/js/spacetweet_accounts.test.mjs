@@ -75,15 +75,32 @@ for (const database of ['SQLite', 'PostgreSQL']) {
       assert.equal(await alertText(picard), wrong);
       assert.equal(wrong, 'That name and password do not match.');
 
-      // Two more failures for this name make three; the fourth try waits, even with the right password.
+      // Two more failures for this name make three; the fourth try, sent right after, waits (a
+      // second from the third), even with the right password.
       await logIn(picard, url, 'Jean-Luc Picard', 'make it sew');
-      await logIn(picard, url, 'Jean-Luc Picard', 'make it sew');
-      await logIn(picard, url, 'Jean-Luc Picard', 'make it so');
-      assert.match(await alertText(picard), /^Too many failed log-ins for this name\. Try again in 1 second\.$/);
+      const csrf = await csrfOf(picard);
+      assert.equal((await logIn(picard, url, 'Jean-Luc Picard', 'make it sew')).status(), 401);
+      const waiting = await picard.context().request.post(`${url}/login`, {
+        form: { name: 'Jean-Luc Picard', password: 'make it so', csrf } });
+      assert.equal(waiting.status(), 429);
+      assert.match(await waiting.text(), /Too many failed log-ins for this name\. Try again in 1 second\./);
       await new Promise((resolve) => setTimeout(resolve, 1100));
       await logIn(picard, url, 'Jean-Luc Picard', 'make it so');
       await picard.waitForURL(`${url}/`);
       assert.equal(await picard.textContent('#me'), 'Jean-Luc Picard');
+
+      // After logging in, `next` leads only to a path of this site.
+      // (Each log-in starts a new session: the page is loaded again for its token.)
+      const after = async (next) => {
+        await riker.goto(url);
+        const answer = await riker.context().request.post(`${url}/login`, {
+          form: { name: 'William Riker', password: 'number one', csrf: await csrfOf(riker), next }, maxRedirects: 0 });
+        assert.equal(answer.status(), 303);
+        return answer.headers().location;
+      };
+      assert.equal(await after('/users'), '/users');
+      for (const away of ['//evil.example/', '/\\evil.example/', '/\t/evil.example/', 'https://evil.example/', '/x\r\nSet-Cookie: a=b'])
+        assert.equal(await after(away), '/', JSON.stringify(away));
     });
 
     await t.test('only a logged-in person tweets, and always as themself', async () => {
@@ -151,15 +168,16 @@ for (const database of ['SQLite', 'PostgreSQL']) {
       assert.equal(cookie.sameSite, 'Lax');
       // Riker's signed session, with Picard's id written into it.
       const [data, mac] = cookie.value.split('.');
-      const session = JSON.parse(Buffer.from(data, 'base64url').toString());
+      const [kind, text] = data.split('~');
+      const session = JSON.parse(Buffer.from(text, 'base64url').toString());
+      assert.equal(session.uid, rikerId);
       session.uid = picardId;
       session.name = 'Jean-Luc Picard';
-      await context.addCookies([{ ...cookie, value: `${Buffer.from(JSON.stringify(session)).toString('base64url')}.${mac}` }]);
+      const forged = `${kind}~${Buffer.from(JSON.stringify(session)).toString('base64url')}.${mac}`;
+      await context.addCookies([{ ...cookie, value: forged }]);
       await page.goto(url);
       assert.equal(await page.locator('#me').count(), 0, 'the forged session is not logged in');
-      const csrf = await visitorCsrf(page, url);
-      const refused = await context.request.post(`${url}/tweets`, { form: { content: 'I am Picard', csrf } });
-      assert.equal(refused.status(), 401);
+      assert.equal(await page.locator('#new-tweet').count(), 0);
       await context.close();
     });
 
@@ -199,6 +217,7 @@ for (const database of ['SQLite', 'PostgreSQL']) {
       assert.equal(second[0], 'Log entry 1');
       assert.ok(second.includes('Still in command after a restart.') && second.includes('Tea, Earl Grey, hot.'), second.join(' | '));
       assert.equal(await riker.locator('a[rel=prev]').count(), 1);
+      assert.equal(await riker.locator('a[rel=next]').count(), 0, 'the last page has no older one');
     });
 
     await t.test('a person\'s page lists only their tweets, live too, and a phone can read it', async () => {

@@ -78,6 +78,21 @@ TEST(HttpServer, RoutesWithParametersAndForms) {
   EXPECT_EQ(post(port, "/users/7", "_method=PUT&name=Picard").body, "renamed to Picard");
 }
 
+TEST(HttpServer, HeadersCarryNoLineBreaksAndCookiesStaySeparate) {
+  Server server;
+  server.get("/go", [](const Request& r) { return Response::redirect(r.field("to")); });
+  server.get("/two", [](const Request&) {
+    return Response::text("two").set_cookie({.name = "a", .value = "1"}).set_cookie({.name = "b", .value = "2"});
+  });
+  auto port = server.listen(0, "127.0.0.1");
+  auto injected = get(port, "/go?to=/x%0D%0ASet-Cookie:%20evil=1");
+  EXPECT_EQ(injected.status, 500);
+  EXPECT_EQ(injected.head.find("evil"), std::string::npos) << injected.head;
+  EXPECT_EQ(get(port, "/go?to=/x").status, 302);
+  auto two = get(port, "/two");
+  EXPECT_NE(two.head.find("Set-Cookie: a=1; Path=/; HttpOnly; SameSite=Lax\r\nSet-Cookie: b=2;"), std::string::npos) << two.head;
+}
+
 TEST(HttpServer, NotFoundMethodNotAllowedAndErrors) {
   Server server;
   server.get("/boom", [](const Request&) -> Response { throw std::runtime_error("kaput"); });

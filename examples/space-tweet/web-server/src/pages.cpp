@@ -65,7 +65,7 @@ constexpr const char* kLiveScript = R"js(
     return e;
   };
   relay.on('tweet.posted', ({ payload }) => {
-    if (!list || document.getElementById(`tweet-${payload.id}`)) return;
+    if (!list || data.liveList !== 'yes' || document.getElementById(`tweet-${payload.id}`)) return;
     if (data.owner && payload.owner_id !== data.owner) return;
     const id = encodeURIComponent(payload.id);
     const li = element('li', { className: 'tweet', id: `tweet-${payload.id}` },
@@ -96,7 +96,7 @@ constexpr const char* kLiveScript = R"js(
 }  // namespace
 
 std::string layout(const std::string& title, const std::string& body, const Viewer& viewer, const Gateway& gateway,
-                   const std::string& owner) {
+                   const LiveList& live) {
   std::string html = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>" +
                      escape_html(title) + " · SpaceTweet</title>\n<link rel=\"stylesheet\" href=\"/style.css\"></head>\n<body";
@@ -105,7 +105,8 @@ std::string layout(const std::string& title, const std::string& body, const View
     if (viewer.logged_in())
       html += " data-viewer=\"" + escape_html(viewer.user_id) + "\" data-live-token=\"" + escape_html(viewer.live_token) + "\"";
     html += " data-csrf=\"" + escape_html(viewer.csrf) + "\"";
-    if (!owner.empty()) html += " data-owner=\"" + escape_html(owner) + "\"";
+    if (live.list) html += " data-live-list=\"yes\"";
+    if (!live.owner.empty()) html += " data-owner=\"" + escape_html(live.owner) + "\"";
   }
   html += ">\n<header><div class=\"bar\"><a class=\"brand\" href=\"/\">SpaceTweet</a><nav><a href=\"/\">Home</a> <a href=\"/users\">People</a> ";
   if (viewer.logged_in())

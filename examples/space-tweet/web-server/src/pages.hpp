@@ -39,10 +39,17 @@ struct FormState {
   std::string error;
 };
 
-// The page frame. With a gateway, the page adds and removes tweets as they come (only those of
-// `owner`, when set) and shows messages for its user.
+// Which new tweets a page adds as they come: on the first page of a timeline (`list`), all, or
+// only those of `owner`; other pages add none.
+struct LiveList {
+  bool list = false;
+  std::string owner;
+};
+
+// The page frame. With a gateway, the page adds and removes tweets as they come and shows messages
+// for its user.
 std::string layout(const std::string& title, const std::string& body, const Viewer& viewer, const Gateway& gateway,
-                   const std::string& owner = "");
+                   const LiveList& live = {});
 std::string tweet_item(const json::object& tweet, const Viewer& viewer);
 std::string home_page(const json::array& tweets, const Pager& pager, const Viewer& viewer, const FormState& form,
                       bool empty_app);

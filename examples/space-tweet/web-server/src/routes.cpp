@@ -1,6 +1,7 @@
 #include "routes.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 
 namespace spacetweet {
@@ -63,8 +64,15 @@ std::string now_iso() {
 
 int page_of(const Request& req) {
   std::string p = req.field("page");
-  if (p.empty() || p.size() > 6 || !std::all_of(p.begin(), p.end(), ::isdigit)) return 1;
+  if (p.empty() || p.size() > 6 || !std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; })) return 1;
   return std::max(1, std::stoi(p));
+}
+
+// A path on this site: "/..." but not "//host"; no backslash or control character either, since
+// browsers read "/\host" and "/<tab>/host" as another site and a line break would end the header.
+bool local_path(const std::string& p) {
+  if (!p.starts_with("/") || p.starts_with("//")) return false;
+  return std::none_of(p.begin(), p.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == '\\'; });
 }
 
 // Where to go after a form: the page it came from (its path only, never another site).
@@ -75,7 +83,7 @@ std::string back_to(const Request& req, const std::string& fallback) {
   auto path = referer.find('/', scheme + 3);
   if (path == std::string::npos) return fallback;
   std::string p = referer.substr(path);
-  return p.starts_with("//") ? fallback : p;
+  return local_path(p) ? p : fallback;
 }
 
 // One request's view of the site: its session and the pages it answers with.
@@ -97,8 +105,8 @@ struct Visit {
     res.headers.emplace_back("Referrer-Policy", "same-origin");
     return res;
   }
-  Response page(const std::string& title, const std::string& body, int status = 200, const std::string& owner = "") const {
-    return finish(Response::html(layout(title, body, viewer(), site.gateway, owner), status));
+  Response page(const std::string& title, const std::string& body, int status = 200, const LiveList& live = {}) const {
+    return finish(Response::html(layout(title, body, viewer(), site.gateway, live), status));
   }
   Response refusal(int status, const std::string& title, const std::string& why, const std::string& link = "",
                    const std::string& link_text = "") const {
@@ -139,7 +147,8 @@ Response home(Visit& v, const FormState& form, int status) {
   bool empty_app = false;
   if (entries.empty() && page == 1 && !v.session.logged_in())
     empty_app = array_at(v.site.bus.request("users.list", json::object{{"limit", 1}}, kTimeout).get(), "users").empty();
-  return v.page("Tweets", home_page(entries, {"/", page, flag_at(tweets, "more")}, v.viewer(), form, empty_app), status);
+  return v.page("Tweets", home_page(entries, {"/", page, flag_at(tweets, "more")}, v.viewer(), form, empty_app), status,
+                {.list = page == 1});
 }
 
 // The account a new session belongs to, once signed up or logged in.
@@ -221,7 +230,7 @@ void add_people_routes(exosphere::http::Server& web, Site& site) {
                                      kTimeout).get();
     return v.page(text_at(user.payload, "name"),
                   user_page(user.payload.as_object(), array_at(tweets, "entries"), {"/users/" + id, page, flag_at(tweets, "more")}, v.viewer()),
-                  200, id);
+                  200, {.list = page == 1, .owner = id});
   }));
 }
 
@@ -250,17 +259,15 @@ void add_account_routes(exosphere::http::Server& web, Site& site) {
     if (v.forged()) return v.forged_form();
     std::string name = trimmed(v.req.field("name")), next = v.req.field("next");
     auto again = [&](int status, const std::string& why) { return v.page("Log in", login_page(v.viewer(), {name, why}, next), status); };
-    if (int wait = v.site.throttle.wait(name); wait > 0)
+    if (int wait = v.site.throttle.attempt(name); wait > 0)
       return again(429, "Too many failed log-ins for this name. Try again in " + std::to_string(wait) + (wait == 1 ? " second." : " seconds."));
     auto answer = v.site.bus.request("user.authenticate", json::object{{"name", name}, {"password", v.req.field("password")}}, kTimeout).get();
     if (answer.name != "user.authenticated") {
-      v.site.throttle.failed(name);
       // The same answer for an unknown name and a wrong password.
       return again(401, "That name and password do not match.");
     }
     v.site.throttle.succeeded(name);
-    bool local = next.starts_with("/") && !next.starts_with("//");
-    return start_session(v, answer.payload, local ? next : "/");
+    return start_session(v, answer.payload, local_path(next) ? next : "/");
   }));
 
   web.post("/logout", visit(site, [](Visit& v) {

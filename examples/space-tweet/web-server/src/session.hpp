@@ -59,9 +59,9 @@ class Sessions {
 class LoginThrottle {
  public:
   using Clock = std::chrono::steady_clock;
-  // Seconds to wait before `name` may try again; 0: now.
-  int wait(const std::string& name, Clock::time_point now = Clock::now());
-  void failed(const std::string& name, Clock::time_point now = Clock::now());
+  // Seconds `name` must wait before it may try, or 0: then the try is counted as failed at once,
+  // before the password is checked, so tries sent side by side cannot all pass.
+  int attempt(const std::string& name, Clock::time_point now = Clock::now());
   void succeeded(const std::string& name);
 
  private:

@@ -86,6 +86,11 @@ TEST(Sessions, CookiesAndTokensAreBoundToTheirKey) {
   EXPECT_TRUE(other.of(req).tampered) << "a cookie signed with another key";
   EXPECT_FALSE(other.of(req).logged_in());
   EXPECT_FALSE(other.live_user(sessions.live_token(back)));
+  // Each kind of token is signed for its purpose: a live token is no session cookie.
+  req.headers["cookie"] = std::string(Sessions::kCookie) + "=" + sessions.live_token(back);
+  EXPECT_TRUE(sessions.of(req).tampered);
+  EXPECT_FALSE(sessions.live_user(cookie.substr(cookie.find('=') + 1)));
+  req.headers["cookie"] = cookie;
   req.headers["cookie"] = cookie.substr(0, cookie.size() - 2) + "xx";
   EXPECT_TRUE(sessions.of(req).tampered);
   req.headers["x-forwarded-proto"] = "https";
@@ -94,20 +99,16 @@ TEST(Sessions, CookiesAndTokensAreBoundToTheirKey) {
   EXPECT_NE(secure.headers[0].second.find("; Secure"), std::string::npos);
 }
 
-TEST(LoginThrottle, SlowsDownRepeatedFailuresOfOneName) {
+TEST(LoginThrottle, SlowsDownRepeatedTriesOfOneName) {
   LoginThrottle throttle;
   auto t = LoginThrottle::Clock::now();
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(throttle.wait("picard", t), 0);
-    throttle.failed("picard", t);
-  }
-  EXPECT_EQ(throttle.wait("picard", t), 1);
-  EXPECT_EQ(throttle.wait("riker", t), 0) << "per name";
-  throttle.failed("picard", t);
-  EXPECT_EQ(throttle.wait("picard", t), 2);
-  EXPECT_EQ(throttle.wait("picard", t + std::chrono::seconds(2)), 0);
-  for (int i = 0; i < 20; ++i) throttle.failed("picard", t);
-  EXPECT_EQ(throttle.wait("picard", t), 60) << "at most a minute";
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(throttle.attempt("picard", t), 0);
+  EXPECT_EQ(throttle.attempt("picard", t), 1) << "the fourth try waits, even one sent alongside";
+  EXPECT_EQ(throttle.attempt("riker", t), 0) << "per name";
+  EXPECT_EQ(throttle.attempt("picard", t + std::chrono::seconds(1)), 0);
+  EXPECT_EQ(throttle.attempt("picard", t + std::chrono::seconds(1)), 2);
+  for (int i = 0; i < 20; ++i) throttle.attempt("picard", t + std::chrono::hours(i + 1));
+  EXPECT_EQ(throttle.attempt("picard", t + std::chrono::hours(20)), 60) << "at most a minute";
   throttle.succeeded("picard");
-  EXPECT_EQ(throttle.wait("picard", t), 0);
+  EXPECT_EQ(throttle.attempt("picard", t + std::chrono::hours(20)), 0);
 }
