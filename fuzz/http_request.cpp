@@ -1,7 +1,7 @@
 // libFuzzer target: HTTP requests as ExoCom and the SDK's HTTP server read them. ExoCom's request
 // head reader and router must classify any bytes without crashing, and only a complete, valid
 // handshake may become a WebSocket; the SDK's request builder, form parser and router must turn any
-// request Beast accepts into a response.
+// request Beast accepts into a response, and its cookie reader and Signer must take any cookie.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -12,6 +12,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "exocom/http_request.hpp"
+#include "exosphere/signing.hpp"
 #include "sdk/http_router.hpp"
 
 namespace http = boost::beast::http;
@@ -72,5 +73,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto response = router().answer(request);
   if (response.status < 200 || response.status > 599) std::abort();
   (void)exosphere::http::url_encode(request.path);
+  // A session cookie from anyone: read, checked against a key, never taken for signed unless it
+  // was; and what the key signs comes back whole.
+  static const exosphere::Signer signer("fuzzing key, thirty-two characters long");
+  std::string cookie = request.cookie("session");
+  if (auto text = signer.verify(cookie); text && signer.sign(*text) != cookie) std::abort();
+  (void)exosphere::from_base64url(cookie);
+  if (cookie.find('.') == std::string::npos && signer.verify(signer.sign(cookie)) != cookie) std::abort();
   return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include "common/ids.hpp"
 #include "exosphere/status.hpp"
 
 namespace exosphere {
@@ -31,10 +32,7 @@ std::string Signer::mac(std::string_view text) const {
   return base64url(std::string_view(reinterpret_cast<const char*>(out), sizeof out));
 }
 
-bool Signer::same_mac(std::string_view text, std::string_view given) const {
-  std::string expected = mac(text);
-  return given.size() == expected.size() && sodium_memcmp(expected.data(), given.data(), expected.size()) == 0;
-}
+bool Signer::same_mac(std::string_view text, std::string_view given) const { return exo::same_secret(given, mac(text)); }
 
 std::string Signer::sign(std::string_view text) const {
   if (text.find('.') != std::string_view::npos) throw Error(Status::invalid_argument, "signed text cannot hold a '.'");
@@ -50,9 +48,8 @@ std::optional<std::string> Signer::verify(std::string_view token) const {
 }
 
 std::string random_token(std::size_t bytes) {
-  ensure_sodium();
   std::string raw(bytes, '\0');
-  randombytes_buf(raw.data(), raw.size());
+  exo::random_bytes(raw.data(), raw.size());
   return base64url(raw);
 }
 

@@ -5,16 +5,11 @@
 // (scripts/dashboard-screenshots, for docs/dashboard.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 
-import { freePort, launchChromium, signUp, tweet } from './space_tweet_pages.mjs';
+import { freePort, launchChromium, signUp, startSpaceTweet, tweet } from './space_tweet_pages.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const screenshots = process.env.EXO_SCREENSHOTS ? resolve(process.env.EXO_SCREENSHOTS) : '';
 
 
@@ -28,46 +23,20 @@ const httpStatus = (port, path, method = 'GET', headers = {}) => new Promise((do
   r.end();
 });
 
-async function startSpaceTweet() {
-  const [web, gateway, dashboard] = [await freePort(), await freePort(), await freePort()];
-  const data = mkdtempSync(join(tmpdir(), 'spacetweet-dashboard-'));
-  const child = spawn('make', ['--no-print-directory', 'run',
-                               `RUN_ARGS=--port web=${web} --gateway-port ${gateway} --data-dir ${data} --dashboard-port ${dashboard} --log-payloads`],
-                      { cwd: root, detached: true, env: { ...process.env, NO_COLOR: '1' } });
-  let output = '';
-  const url = await new Promise((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`SpaceTweet did not start:\n${output}`)), 600000);
-    const seen = (chunk) => {
-      output += chunk;
-      const m = /dashboard at (http:\/\/localhost:\d+\/\?token=[0-9a-f]+)\n/.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        done(m[1]);
-      }
-    };
-    child.stdout.on('data', seen);
-    child.stderr.on('data', seen);
-    child.on('exit', (code) => fail(new Error(`make run exited with ${code}:\n${output}`)));
-  });
-  return {
-    web: `http://localhost:${web}`, dashboard, url, output: () => output,
-    stop: () => new Promise((done) => {
-      child.on('exit', () => {
-        rmSync(data, { recursive: true, force: true });
-        done();
-      });
-      process.kill(-child.pid, 'SIGINT');
-    }),
-  };
+// SpaceTweet under `make run` with the dashboard on a port of its own, once it prints its URL.
+async function startWithDashboard() {
+  const dashboard = await freePort();
+  const line = /dashboard at (http:\/\/localhost:\d+\/\?token=[0-9a-f]+)\n/;
+  const app = await startSpaceTweet(`--dashboard-port ${dashboard} --log-payloads`, { ready: line });
+  return { ...app, web: app.url, dashboard, url: line.exec(app.output())[1] };
 }
-
 
 async function shot(page, name) {
   if (screenshots) await page.screenshot({ path: join(screenshots, `dashboard-${name}.png`), fullPage: true });
 }
 
 test('the dashboard shows services, crashes, the trace, the graph, restarts, and needs the token', { timeout: 900000 }, async (t) => {
-  const app = await startSpaceTweet();
+  const app = await startWithDashboard();
   const browser = await launchChromium();
   t.after(async () => {
     await browser.close();

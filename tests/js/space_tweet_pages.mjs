@@ -62,13 +62,13 @@ export async function startMake(target, runArgs, url, { cleanup = () => {}, read
 }
 
 // `make run`, with ports the OS chose and a data folder of its own (and `extra` exo run flags,
-// `env` for the services, such as POSTGRES_URL).
-export async function startSpaceTweet(extra = '', env = {}) {
+// `env` for the services, such as POSTGRES_URL, and `ready`, the line to wait for).
+export async function startSpaceTweet(extra = '', { env = {}, ready } = {}) {
   const web = await freePort();
   const gateway = await freePort();
   const data = mkdtempSync(join(tmpdir(), 'spacetweet-'));
   return startMake('run', `--port web=${web} --gateway-port ${gateway} --data-dir ${data} ${extra}`, `http://localhost:${web}`,
-                   { cleanup: () => rmSync(data, { recursive: true, force: true }), env });
+                   { cleanup: () => rmSync(data, { recursive: true, force: true }), env, ...(ready ? { ready } : {}) });
 }
 
 // A PostgreSQL server of its own (Debian's PostgreSQL 15), on a port the OS chose; run as the

@@ -26,7 +26,7 @@ const alertText = (page) => page.locator('[role=alert]').first().textContent();
 for (const database of ['SQLite', 'PostgreSQL']) {
   test(`SpaceTweet's people on ${database}`, { timeout: 900000 }, async (t) => {
     const postgres = database === 'PostgreSQL' ? await startPostgres() : null;
-    const app = await startSpaceTweet('--no-dashboard', postgres ? { POSTGRES_URL: postgres.url } : {});
+    const app = await startSpaceTweet('--no-dashboard', { env: postgres ? { POSTGRES_URL: postgres.url } : {} });
     const browser = await launchChromium();
     t.after(async () => {
       await browser.close();

@@ -120,6 +120,9 @@ struct Visit {
     return refusal(403, "Form expired", "This form has expired or did not come from SpaceTweet. Go back, reload the page and try again.",
                    "/", "Back to SpaceTweet");
   }
+  Response no_such_tweet() const {
+    return refusal(404, "Not found", "There is no such tweet; it may have been deleted.", "/", "All tweets");
+  }
   Response login_needed(const std::string& what) const {
     return refusal(401, "Log in first", "Log in to " + what + ".", "/login", "Log in");
   }
@@ -182,7 +185,7 @@ void add_tweet_routes(exosphere::http::Server& web, Site& site) {
     if (v.forged()) return v.forged_form();
     const std::string& id = v.req.params.at("id");
     auto tweet = v.site.bus.request("tweets.get-details", json::object{{"id", id}}, kTimeout).get();
-    if (tweet.name != "tweets.details") return v.refusal(404, "Not found", "There is no such tweet; it may have been deleted.", "/", "All tweets");
+    if (tweet.name != "tweets.details") return v.no_such_tweet();
     if (text_at(tweet.payload, "owner_id") != v.session.user_id)
       return v.refusal(403, "Not yours", "You can delete only your own tweets.", "/", "All tweets");
     auto removed = v.site.bus.request("tweets.delete", json::object{{"id", id}}, kTimeout).get();
@@ -192,7 +195,7 @@ void add_tweet_routes(exosphere::http::Server& web, Site& site) {
 
   web.get("/tweets/:id", visit(site, [](Visit& v) {
     auto tweet = v.site.bus.request("tweets.get-details", json::object{{"id", v.req.params.at("id")}}, kTimeout).get();
-    if (tweet.name != "tweets.details") return v.refusal(404, "Not found", "There is no such tweet; it may have been deleted.", "/", "All tweets");
+    if (tweet.name != "tweets.details") return v.no_such_tweet();
     return v.page("Tweet", tweet_page(tweet.payload.as_object(), v.viewer()));
   }));
 
