@@ -34,12 +34,20 @@ struct RelayConfig {
   // A file that exists while the relay is registered with ExoCom, for a container's health check
   // (`healthcheck --online` in Exosphere's images); empty: none.
   std::string online_file;
+  // How long close() (and so a service's stop on SIGTERM) may take: handlers running finish and
+  // their replies are accepted within it (docs/architecture.md, "Stopping").
+  std::chrono::milliseconds stop_timeout{5000};
 
   // EXOCOM_HOST (default localhost; may list several nodes), EXOCOM_PORT (default 80), ROLE
-  // (required), EXOCOM_REPLY_SPIN_US (default 0), EXOSPHERE_ONLINE_FILE (default none). Throws Error(config_error) naming the variable
+  // (required), EXOCOM_REPLY_SPIN_US (default 0), EXOSPHERE_ONLINE_FILE (default none),
+  // EXOSPHERE_STOP_TIMEOUT (seconds, default 5). Throws Error(config_error) naming the variable
   // and the fix.
   static RelayConfig from_environment();
 };
+
+// EXOSPHERE_STOP_TIMEOUT: the seconds (a decimal number, at most 3600) a process of Exosphere may
+// take to stop on SIGTERM; 5 when unset. Throws Error(config_error) naming the variable.
+std::chrono::milliseconds stop_timeout_from_environment();
 
 // The outcome of a request: a reply, or why there is none.
 struct Result {
@@ -131,7 +139,11 @@ class Relay {
   };
   [[nodiscard]] Subscription listen(const std::string& activity_id, Handler handler);
 
-  void close();
+  // Stops: no handler starts any more; those running finish and their replies (everything sent)
+  // reach ExoCom's keeping; messages received but not started go back to ExoCom, which gives them
+  // to another instance of the role (or holds them); then the connection closes with 1001. All
+  // within config().stop_timeout: false when it passed first (what was left is logged).
+  bool close();
   const RelayConfig& config() const;
 
   struct Impl;

@@ -3,6 +3,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "exosphere/relay.hpp"
 
@@ -41,9 +42,15 @@ class Service {
   // Runs once, before the service connects (open a database, ...). An exception stops run().
   void before_all(std::function<void()> hook);
   void on(const std::string& name, Handler handler);
+  // Runs when the stop begins, before the relay stops taking messages: stop here what else takes
+  // work (an HTTP server: web.stop()), so that its requests, which may ask other services, finish.
+  void on_stop(std::function<void()> hook);
 
   // Runs the hook, connects, prints "online at port <EXOCOM_PORT>" once registered, and serves
-  // until SIGTERM or SIGINT; then closes cleanly. Returns the process exit code.
+  // until SIGTERM or SIGINT (on whichever thread it lands). Then stops: the stop hooks, then the
+  // relay's close() (handlers finish, the rest goes back to ExoCom), within the relay's
+  // stop_timeout (EXOSPHERE_STOP_TIMEOUT). Returns the exit code: 0, or 1 when the stop was not
+  // clean (what was left is logged).
   int run();
   // Stops run() from another thread.
   void stop();
@@ -52,6 +59,7 @@ class Service {
  private:
   Relay relay_;
   std::function<void()> before_all_;
+  std::vector<std::function<void()>> stop_hooks_;
   struct Stopper;
   std::shared_ptr<Stopper> stopper_;
 };

@@ -11,6 +11,7 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/log.hpp"
+#include "common/signals.hpp"
 #include "common/text.hpp"
 #include "exocom/exocom.hpp"
 
@@ -101,6 +102,7 @@ int run(int argc, char** argv) {
   lim.ping_interval = std::chrono::seconds(ping);
   lim.idle_timeout = std::chrono::seconds(idle);
   lim.register_timeout = std::chrono::seconds(register_timeout);
+  lim.stop_timeout = stop_timeout_from_environment();
   options.log_format = log_format == "json" ? exocom::LogFormat::json : exocom::LogFormat::text;
   if (metrics_seconds < 1) throw UserError("--metrics-interval must be at least 1 second");
   options.metrics_interval = std::chrono::seconds(metrics_seconds);

@@ -23,6 +23,9 @@ struct Limits {
   std::chrono::milliseconds ping_interval = 20s;
   std::chrono::milliseconds idle_timeout = 60s;      // no frame at all for this long: closed
   std::chrono::milliseconds close_timeout = 2s;      // a close handshake may take this long
+  // On SIGTERM: queues drain, connections close, the process exits, all within this
+  // (EXOSPHERE_STOP_TIMEOUT; docs/architecture.md, "Stopping").
+  std::chrono::milliseconds stop_timeout = 5s;
 };
 
 enum class LogFormat { text, json };

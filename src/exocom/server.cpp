@@ -311,11 +311,14 @@ struct Server::Impl {
     continue_shutdown(shutdown_started);
   }
 
-  // First every queue drains (up to 5 s), then every connection is closed with 1001.
+  // First every queue drains, then every connection is closed with 1001; the close handshakes
+  // take the rest of the stop bound.
   void continue_shutdown(Clock::time_point now) {
     bool drained = true;
     for (auto& [id, c] : connections) drained = drained && c->drained();
-    if (drained || now - shutdown_started > std::chrono::seconds(5)) {
+    auto& limits = options.limits;
+    auto drain_for = std::max(limits.stop_timeout - limits.close_timeout, limits.stop_timeout / 2);
+    if (drained || now - shutdown_started > drain_for) {
       std::vector<std::shared_ptr<Connection>> all;
       for (auto& [id, c] : connections) all.push_back(c);
       for (auto& c : all) c->close(ws::close_code::going_away, "ExoCom is shutting down");

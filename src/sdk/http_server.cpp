@@ -28,6 +28,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "common/net.hpp"
+#include "common/signals.hpp"
 #include "exosphere/status.hpp"
 #include "sdk/http_router.hpp"
 
@@ -210,7 +211,12 @@ void Server::Impl::on_accept(const error_code& ec, tcp::socket socket) {
   accept();
 }
 
-Server::Server(ServerOptions options) : impl_(std::make_shared<Impl>(options)) {}
+// The handler pool's threads start here, in whatever thread builds the server: they must not
+// take the stop signals meant for Service::run.
+Server::Server(ServerOptions options) {
+  exo::StopSignalsBlocked blocked;
+  impl_ = std::make_shared<Impl>(options);
+}
 Server::~Server() { stop(); }
 
 void Server::get(const std::string& p, Handler h) { impl_->router.add("GET", p, std::move(h)); }
@@ -239,7 +245,7 @@ std::uint16_t Server::listen(std::uint16_t port, const std::string& host) {
   }
   exo::raise_open_file_limit();
   impl_->accept();
-  impl_->io_thread = std::thread([impl = impl_.get()] { impl->io.run(); });
+  impl_->io_thread = exo::quiet_thread([impl = impl_.get()] { impl->io.run(); });
   return acc.local_endpoint().port();
 }
 

@@ -20,6 +20,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "common/ids.hpp"
+#include "common/signals.hpp"
 #include "common/websocket.hpp"
 #include "exosphere/status.hpp"
 #include "sdk/wire.hpp"
@@ -76,7 +77,7 @@ struct MockExoCom::Impl {
     socklen_t len = sizeof addr;
     getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
     port = ntohs(addr.sin_port);
-    acceptor = std::thread([this] { accept_loop(); });
+    acceptor = exo::quiet_thread([this] { accept_loop(); });
   }
 
   ~Impl() {
@@ -111,7 +112,7 @@ struct MockExoCom::Impl {
         std::lock_guard lock(mutex);
         connections.push_back(std::move(c));
       }
-      raw->reader = std::thread([this, raw] { serve(*raw); });
+      raw->reader = exo::quiet_thread([this, raw] { serve(*raw); });
     }
   }
 

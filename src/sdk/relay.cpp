@@ -29,8 +29,10 @@
 #include <unordered_set>
 
 #include "common/envelope.hpp"
+#include "common/error.hpp"
 #include "common/ids.hpp"
 #include "common/json.hpp"
+#include "common/signals.hpp"
 #include "common/websocket.hpp"
 #include "sdk/wire.hpp"
 
@@ -140,6 +142,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
   mutable std::mutex mutex;
   std::condition_variable changed;
   bool started = false, closing = false, connected = false, is_online = false;
+  bool stop_begun = false;          // close() was called
+  Clock::time_point close_by = Clock::time_point::max();  // when the I/O thread gives up finishing
   int fd = -1;
   std::string address;  // of the node connected to now (or last)
   size_t next_candidate = 0;  // where the next connection attempt starts in the list of addresses
@@ -150,11 +154,24 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
   std::unordered_map<std::string, Handler> streams;
   Clock::time_point wakes_at = Clock::time_point::max();  // when the I/O thread's poll() ends at the latest
 
-  // The handler thread's queue: guarded by `task_mutex`.
+  // The handler thread's queue: guarded by `task_mutex`. A task that handles a frame of the
+  // connection carries its number: ExoCom is told of a frame (exocom.received) only once its task
+  // has started, so what is still queued when the service stops goes back to ExoCom.
+  struct Task {
+    std::function<void()> run;
+    uint64_t frame = 0;    // 0: a callback, not a received message
+    uint64_t id_hash = 0;  // the message id's, forgotten again when the task is dropped
+  };
   std::mutex task_mutex;
   std::condition_variable task_cv;
-  std::deque<std::function<void()>> tasks;
+  std::deque<Task> tasks;
+  std::deque<uint64_t> queued_frames;  // the frames of `tasks`, oldest first
   bool tasks_closed = false;
+  // From close() on no frame task starts: `hand_back_from` is the first frame left to ExoCom.
+  bool stopping = false;
+  uint64_t hand_back_from = UINT64_MAX;
+  size_t handed_back = 0;
+  int running = 0;  // tasks being run (more than one while a handler waits for a reply)
   std::atomic<std::thread::id> handler_id{};
   std::atomic<int> nested_waiters{0};  // handlers waiting for a reply on the handler thread
 
@@ -172,6 +189,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
   size_t outbox_bytes = 0;
   size_t front_offset = 0;
   bool socket_open = false;  // the WebSocket is up; frames may be written
+  bool close_queued = false;  // our close frame is in the outbox: nothing may follow it
   // Receipts (docs/protocol.md): messages written to this connection that ExoCom has not accepted
   // yet, oldest first; sent again, first, on the next connection.
   bool keeping = false;
@@ -227,25 +245,79 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
     {
       std::lock_guard lock(task_mutex);
       if (tasks_closed) return false;
-      tasks.push_back(std::move(task));
+      tasks.push_back({std::move(task)});
     }
     task_cv.notify_all();
     return true;
   }
 
+  // Queues the handler of received frame `frame`; once the relay stops, the frame is left to
+  // ExoCom instead (it is never acknowledged).
+  void post_frame(std::function<void()> task, uint64_t frame, uint64_t id_hash) {
+    {
+      std::lock_guard lock(task_mutex);
+      if (stopping || tasks_closed) {
+        hand_back_from = std::min(hand_back_from, frame);
+        ++handed_back;
+        return;
+      }
+      tasks.push_back({std::move(task), frame, id_hash});
+      queued_frames.push_back(frame);
+    }
+    task_cv.notify_all();
+  }
+
+  // The oldest task, taken to be run (task_mutex held); it is running until finished() is called.
+  Task take(std::unique_lock<std::mutex>&) {
+    Task t = std::move(tasks.front());
+    tasks.pop_front();
+    ++running;
+    if (t.frame) {
+      queued_frames.pop_front();
+      // The I/O thread tells ExoCom of started frames: at once when the queue is empty, else in batches.
+      if (queued_frames.empty() || t.frame % kAcknowledgeEvery == 0) wake();
+    }
+    return t;
+  }
+
+  void finished() {
+    {
+      std::lock_guard lock(task_mutex);
+      --running;
+    }
+    task_cv.notify_all();
+  }
+
   void run_handlers() {
     handler_id = std::this_thread::get_id();
     while (true) {
-      std::function<void()> task;
+      Task task;
       {
         std::unique_lock lock(task_mutex);
         task_cv.wait(lock, [&] { return !tasks.empty() || tasks_closed; });
         if (tasks.empty()) return;
-        task = std::move(tasks.front());
-        tasks.pop_front();
+        task = take(lock);
       }
-      task();
+      task.run();
+      finished();
     }
+  }
+
+  // Drops the queued tasks of received frames (task_mutex held); returns how many.
+  size_t drop_queued_frames(bool forget_ids) {
+    size_t dropped = 0;
+    for (auto it = tasks.begin(); it != tasks.end();) {
+      if (!it->frame) {
+        ++it;
+        continue;
+      }
+      if (forget_ids && it->id_hash) seen.erase(it->id_hash);
+      hand_back_from = std::min(hand_back_from, it->frame);
+      ++dropped;
+      it = tasks.erase(it);
+    }
+    queued_frames.clear();
+    return dropped;
   }
 
   void run_handler(const std::function<void()>& call, const std::string& name) {
@@ -386,6 +458,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
       {
         std::lock_guard lock(write_mutex);
         socket_open = true;
+        close_queued = false;
         // The registration goes first, then what the last node did not accept, then the rest; a
         // frame cut off by the last disconnect is sent again whole.
         front_offset = 0;
@@ -395,6 +468,14 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
         kept_bytes = 0;
         accepted_here = 0;
         keeping = config.feedback;  // until ExoCom says it gives no receipts
+        {
+          // The frames of the last connection that no handler started went back to the role with
+          // it (ExoCom had no receipt for them); should they come here again, they are new.
+          std::lock_guard tasks_lock(task_mutex);
+          if (acknowledging) drop_queued_frames(true);
+          queued_frames.clear();
+          hand_back_from = stopping ? 1 : UINT64_MAX;
+        }
         acknowledging = false;
         text_received = 0;
         text_acknowledged = 0;
@@ -504,22 +585,30 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
     for (auto& cb : callbacks) post([this, cb] { run_handler(cb, "online"); });
   }
 
-  // Reads and writes until the connection is gone or the relay closes.
+  // Reads and writes until the connection is gone, or, once the relay closes, until it is finished.
   void serve() {
+    bool close_sent = false;
     while (true) {
       int sock;
+      bool finishing;
       {
         std::lock_guard lock(mutex);
-        if (closing || !connected) return;
+        if (!connected) return;
         sock = fd;
+        finishing = closing;
+      }
+      if (finishing && !close_sent && (finished_sending() || Clock::now() >= close_by)) {
+        send_close();
+        close_sent = true;
       }
       bool want_write;
       {
         std::lock_guard lock(write_mutex);
         want_write = !outbox.empty();
       }
+      if (close_sent && !want_write && Clock::now() >= close_by + kCloseHandshake) return connection_lost("closed");
       pollfd p[2] = {{sock, static_cast<short>(POLLIN | (want_write ? POLLOUT : 0)), 0}, {wake_fd, POLLIN, 0}};
-      int n = ::poll(p, 2, next_timeout());
+      int n = ::poll(p, 2, finishing ? std::min(next_timeout(), 10) : next_timeout());
       if (n < 0 && errno != EINTR) return connection_lost(std::strerror(errno));
       expire_requests();
       if (n <= 0) {
@@ -561,16 +650,28 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
   // thread keeps its own deadline), at most a second.
   // Tells ExoCom what arrived: every kAcknowledgeEvery frames, or kAcknowledgeWithin after the
   // first one not told, so a busy stream costs a frame in a hundred and a quiet one a few ms.
-  void acknowledge() {
+  // Only frames whose handler has started are told: those still queued stay ExoCom's, so a service
+  // that stops gives them back, and a handler slower than its input closes ExoCom's window.
+  void acknowledge(bool now_or_never = false) {
     if (!acknowledging || text_received == text_acknowledged) return;
     auto now = Clock::now();
-    if (text_received - text_acknowledged < kAcknowledgeEvery && now < acknowledge_by) {
+    if (!now_or_never && text_received - text_acknowledged < kAcknowledgeEvery && now < acknowledge_by) {
       if (acknowledge_by == Clock::time_point::max()) acknowledge_by = now + kAcknowledgeWithin;
       return;
     }
-    text_acknowledged = text_received;
-    acknowledge_by = Clock::time_point::max();
+    uint64_t through = acknowledgeable();
+    // What is not told yet is looked at again soon (the handler thread wakes this one, too).
+    acknowledge_by = through == text_received ? Clock::time_point::max() : now + kAcknowledgeWithin;
+    if (through <= text_acknowledged) return;
+    text_acknowledged = through;
     write_frame(sdk::mask_frame(received_message(text_acknowledged)), Kind::control);
+  }
+
+  // The frames ExoCom may forget: every one before the first whose handler has not started.
+  uint64_t acknowledgeable() {
+    std::lock_guard lock(task_mutex);
+    uint64_t through = queued_frames.empty() ? text_received.load() : queued_frames.front() - 1;
+    return std::min(through, hand_back_from - 1);
   }
 
   std::string received_message(uint64_t count) const {
@@ -609,14 +710,14 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
 
   // ws::Events: each frame becomes a message, sorted here.
   void on_text(std::string_view text) override {
-    ++text_received;
+    uint64_t frame = ++text_received;
     auto m = std::make_shared<Message>();
     std::string error;
     if (!sdk::parse_message(text, *m, error)) {
       log("ignored a message from ExoCom that is not valid: " + error);
       return;
     }
-    dispatch(std::move(m));
+    dispatch(std::move(m), frame);
   }
   void on_binary(std::string_view) override { log("ignored a binary frame from ExoCom"); }
   void on_close(uint16_t, std::string_view) override {}
@@ -626,13 +727,14 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
   void on_pong(std::string_view) override {}
   void on_protocol_error(uint16_t, std::string_view reason) override { log("ExoCom broke the protocol: " + std::string(reason)); }
 
-  void dispatch(std::shared_ptr<Message> m) {
+  void dispatch(std::shared_ptr<Message> m, uint64_t frame) {
     if (m->name == "exocom.accepted") return accepted(*m);
     if (m->name == "exocom.registered") {
       registered(*m);
       return go_online();
     }
-    if (!m->id.empty() && !first_time(m->id)) return;  // a copy of one already handled
+    uint64_t id_hash = m->id.empty() ? 0 : std::hash<std::string>{}(m->id);
+    if (id_hash && !first_time(id_hash)) return;  // a copy of one already handled
     if (m->name == "__status") {
       SendOptions o;
       o.activity_id = m->activity_id;
@@ -652,7 +754,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
       if (auto it = streams.find(m->activity_id); it != streams.end()) {
         Handler h = it->second;
         lock.unlock();
-        post([this, h, m] { run_handler([&] { h(*m); }, m->name); });
+        post_frame([this, h, m] { run_handler([&] { h(*m); }, m->name); }, frame, id_hash);
         return;
       }
     }
@@ -662,7 +764,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
     lock.unlock();
     if (!h) return log("received '" + m->name + "' from '" + m->sender + "', which this service does not handle; ignored");
     SharedMessage shared = std::move(m);
-    post([this, h, shared] { run_handler([&] { h(shared); }, shared->name); });
+    post_frame([this, h, shared] { run_handler([&] { h(shared); }, shared->name); }, frame, id_hash);
   }
 
   // ExoCom gives receipts (or is an older one that does not: then nothing is kept).
@@ -693,8 +795,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
     }
   }
 
-  bool first_time(const std::string& id) {
-    uint64_t h = std::hash<std::string>{}(id);
+  bool first_time(uint64_t h) {
     if (!seen.insert(h).second) return false;
     if (seen.size() > kRememberedIds) seen.erase(seen_order[seen_next]);
     seen_order[seen_next] = h;
@@ -753,6 +854,10 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
 
   void write_frame(std::string frame, Kind kind = Kind::message) {
     std::lock_guard lock(write_mutex);
+    if (close_queued) {  // a message raced close(); receipts and pongs this late are moot
+      if (kind == Kind::message) throw Error(Status::closed, "the relay is closed");
+      return;
+    }
     if (kind == Kind::message && !socket_open && outbox_bytes + kept_bytes + frame.size() > config.max_queued_bytes)
       throw Error(Status::not_connected, "ExoCom at " + where() + " is unreachable and " +
                                              std::to_string(outbox_bytes + kept_bytes) +
@@ -894,15 +999,15 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
   bool wait_nested(const std::shared_ptr<Reply::State>& state, Clock::time_point until) {
     ++nested_waiters;
     while (!state->done) {
-      std::function<void()> task;
+      Task task;
       {
         std::unique_lock lock(task_mutex);
         if (!task_cv.wait_until(lock, until, [&] { return state->done || !tasks.empty() || tasks_closed; })) break;
         if (state->done || tasks.empty()) break;
-        task = std::move(tasks.front());
-        tasks.pop_front();
+        task = take(lock);
       }
-      task();
+      task.run();
+      finished();
     }
     --nested_waiters;
     return state->done;
@@ -910,48 +1015,83 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
 
   // --- closing -------------------------------------------------------------------------------
 
-  void close() {
+  // How long ExoCom may take to answer our close frame before the socket is dropped.
+  static constexpr std::chrono::milliseconds kCloseHandshake{1000};
+
+  // Everything sent is written and (with receipts) accepted; the I/O thread alone.
+  bool finished_sending() {
+    acknowledge(true);
+    std::lock_guard lock(write_mutex);
+    return outbox.empty() && (!keeping || kept.empty());
+  }
+
+  // What was handled is told, then the close frame; ExoCom hands the rest to another instance.
+  void send_close() {
+    acknowledge(true);
+    std::lock_guard lock(write_mutex);
+    close_queued = true;
+    outbox.push_back({sdk::mask_frame(exo::ws::close_payload(exo::ws::close_code::going_away, "service stopping"),
+                                      exo::ws::Opcode::close),
+                      false});
+    flush_locked();
+  }
+
+  bool close() {
+    auto deadline = Clock::now() + config.stop_timeout;
+    bool from_handler = handler_id.load() == std::this_thread::get_id();
+    {
+      std::lock_guard lock(mutex);
+      if (stop_begun) return true;
+      stop_begun = true;
+      is_online = false;
+    }
+    mark_online(false);
+    // 1. No handler starts any more; those running finish (and may still send and ask).
+    int still_running = 0;
+    size_t handed;
+    {
+      std::unique_lock lock(task_mutex);
+      stopping = true;
+      handed_back += drop_queued_frames(false);
+      // A handler that closes the relay waits for nothing on its own thread.
+      if (!from_handler && !task_cv.wait_until(lock, deadline, [&] { return tasks.empty() && running == 0; }))
+        still_running = running;
+    }
+    // 2. The I/O thread tells ExoCom what was handled, sends the rest, waits for its receipts and
+    // closes with 1001, by the deadline.
     std::unordered_map<std::string, std::shared_ptr<Reply::State>> left;
     {
       std::lock_guard lock(mutex);
-      if (closing) return;
       closing = true;
-      is_online = false;
+      close_by = std::max(deadline, Clock::now());
       left.swap(pending);
-    }
-    mark_online(false);
-    {
-      std::lock_guard lock(write_mutex);
-      if (socket_open) {
-        // A clean close: the bus hands whatever it still holds for us to another instance, after
-        // it learns what we have.
-        if (keeping) outbox.push_back({sdk::mask_frame(received_message(text_received)), false});
-        outbox.push_back({sdk::mask_frame(exo::ws::close_payload(exo::ws::close_code::going_away, "service stopping"),
-                                          exo::ws::Opcode::close),
-                          false});
-        flush_locked();
-      }
-      socket_open = false;
-    }
-    {
-      std::lock_guard lock(mutex);
-      if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
     }
     wake();
     changed.notify_all();
     join(io_thread);
-    size_t unhandled;
+    size_t unsent;
+    {
+      std::lock_guard lock(write_mutex);
+      socket_open = false;
+      unsent = kept.size();
+      for (const auto& f : outbox) unsent += f.counted ? 1 : 0;
+    }
     {
       std::lock_guard lock(task_mutex);
       tasks_closed = true;
-      unhandled = tasks.size();
-      tasks.clear();
+      handed = handed_back;
     }
     task_cv.notify_all();
-    if (unhandled) log(std::to_string(unhandled) + " received messages were not handled: the relay closed first");
-    join(handler_thread);
+    if (handed) log(std::to_string(handed) + " received messages no handler had started were left to ExoCom for another instance");
+    if (still_running)
+      log(std::to_string(still_running) + " handlers still ran " + std::to_string(config.stop_timeout.count()) +
+          "ms after the stop began; what they had not sent is lost");
+    if (unsent) log(std::to_string(unsent) + " sent messages had not reached ExoCom's keeping when the relay closed; they are lost");
+    if (still_running) handler_thread.detach();  // it may never return; the relay's core outlives it
+    else join(handler_thread);
     // Whoever still waits learns that nothing more will come.
     for (auto& [id, p] : left) complete(p, Result{Status::closed, {}, "the relay was closed"});
+    return still_running == 0 && unsent == 0;
   }
 
   static void join(std::thread& t) {
@@ -1008,6 +1148,14 @@ Message Reply::get() const {
 
 // --- Relay -------------------------------------------------------------------------------------
 
+std::chrono::milliseconds stop_timeout_from_environment() {
+  try {
+    return exo::stop_timeout_from_environment();
+  } catch (const exo::UserError& e) {
+    throw Error(Status::config_error, e.what());
+  }
+}
+
 RelayConfig RelayConfig::from_environment() {
   RelayConfig c;
   const char* role = std::getenv("ROLE");
@@ -1033,6 +1181,7 @@ RelayConfig RelayConfig::from_environment() {
     c.reply_spin = std::chrono::microseconds(v);
   }
   if (const char* file = std::getenv("EXOSPHERE_ONLINE_FILE")) c.online_file = file;
+  c.stop_timeout = stop_timeout_from_environment();
   return c;
 }
 
@@ -1077,8 +1226,8 @@ void Relay::start() {
     if (impl_->started || impl_->closing) return;
     impl_->started = true;
   }
-  impl_->handler_thread = std::thread([self = impl_] { self->run_handlers(); });
-  impl_->io_thread = std::thread([self = impl_] { self->run_io(); });
+  impl_->handler_thread = exo::quiet_thread([self = impl_] { self->run_handlers(); });
+  impl_->io_thread = exo::quiet_thread([self = impl_] { self->run_io(); });
 }
 
 bool Relay::wait_online(std::chrono::milliseconds timeout) {
@@ -1138,7 +1287,7 @@ void Relay::Subscription::cancel() {
   state_.reset();
 }
 
-void Relay::close() { impl_->close(); }
+bool Relay::close() { return impl_->close(); }
 
 const RelayConfig& Relay::config() const { return impl_->config; }
 

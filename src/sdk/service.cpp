@@ -57,6 +57,8 @@ Service::~Service() { relay_.close(); }
 
 void Service::before_all(std::function<void()> hook) { before_all_ = std::move(hook); }
 
+void Service::on_stop(std::function<void()> hook) { stop_hooks_.push_back(std::move(hook)); }
+
 void Service::on(const std::string& name, Handler handler) {
   if (!handler) throw Error(Status::invalid_argument, "the handler for '" + name + "' is empty");
   relay_.on_shared(name, [&relay = relay_, name, handler = std::move(handler)](const std::shared_ptr<const Message>& m) {
@@ -75,7 +77,8 @@ void Service::on(const std::string& name, Handler handler) {
 void Service::stop() { stopper_->stop(); }
 
 int Service::run() {
-  // SIGINT and SIGTERM go to a thread of their own; every thread started from here ignores them.
+  // SIGINT and SIGTERM go to a thread of their own. This thread blocks them from here on; the
+  // threads of the SDK (relay, HTTP server) block them whenever they were started.
   sigset_t signals, previous;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -92,9 +95,19 @@ int Service::run() {
       if (sigtimedwait(&signals, nullptr, &step) > 0) return stopper->stop();
     }
   });
+  // The stop (docs/architecture.md, "Stopping"): what else takes work stops first (its requests
+  // may still ask other services), then the relay finishes its handlers and hands back the rest.
   auto finish = [&](int code) {
     stopper->stop();
-    relay_.close();
+    for (auto& hook : stop_hooks_) {
+      try {
+        hook();
+      } catch (const std::exception& e) {
+        std::cerr << "exosphere: a stop hook failed: " << e.what() << std::endl;
+        code = 1;
+      }
+    }
+    if (!relay_.close()) code = 1;
     signal_thread.join();
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     return code;

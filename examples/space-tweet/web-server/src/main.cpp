@@ -19,6 +19,8 @@ int main() {
     exosphere::http::Server web;
     spacetweet::add_routes(web, site);
     spacetweet::add_live_updates(service, sessions);
+    // On SIGTERM the web server stops first: its requests in progress still reach the other services.
+    service.on_stop([&] { web.stop(); });
     service.before_all([&] {
       auto bound = web.listen(static_cast<std::uint16_t>(port ? std::atoi(port) : 3000));
       std::printf("SpaceTweet is running at http://localhost:%u\n", bound);

@@ -175,6 +175,8 @@ resource "aws_ecs_task_definition" "main" {
     cpu       = 256
     memory    = 256
     essential = true
+    # SIGTERM, then SIGKILL a second after the stop bound (EXOSPHERE_STOP_TIMEOUT, 5 s).
+    stopTimeout = 6
     command = concat(
       ["exocom"],
       var.gateway_enabled ? concat(

@@ -134,6 +134,8 @@ resource "aws_ecs_task_definition" "main" {
     cpu          = var.cpu
     memory       = var.memory
     essential    = true
+    # SIGTERM, then SIGKILL a second after the stop bound (EXOSPHERE_STOP_TIMEOUT, 5 s).
+    stopTimeout  = 6
     portMappings = var.container_port > 0 ? [{ containerPort = var.container_port, hostPort = 0, protocol = "tcp" }] : []
     environment  = [for key in sort(keys(var.environment)) : { name = key, value = var.environment[key] }]
     secrets      = [for secret in sort(var.secrets) : { name = secret, valueFrom = "${var.secrets_arn_prefix}${secret}" }]

@@ -10,6 +10,8 @@ int main() {
     exosphere::Service service;  // ROLE, EXOCOM_HOST and EXOCOM_PORT come from exo run
     exosphere::http::Server web;
     add_routes(web, service.relay());
+    // On SIGTERM the web server stops first: its requests in progress still reach the other services.
+    service.on_stop([&] { web.stop(); });
     const char* port = std::getenv("PORT");
     service.before_all([&] {
       auto bound = web.listen(static_cast<std::uint16_t>(port ? std::atoi(port) : 3000));
