@@ -126,7 +126,8 @@ int rehearse_deployment(const Workspace& ws, const RehearsalOptions& options) {
     runner::ContainerSpec spec;
     spec.networks = s.is_public ? std::vector<std::string>{public_net, private_net} : std::vector<std::string>{private_net};
     spec.env = deploy::task_environment(target, s, places);
-    for (const auto& n : env.secrets_for(s)) spec.env[n] = secrets.at(n);
+    // By name only on podman's command line: the values stay out of every process's argv (`ps`).
+    for (const auto& n : env.secrets_for(s)) spec.secrets[n] = secrets.at(n);
     config::Service& service = services.at(s.role);
     service.restart.on_failure = true;  // ECS replaces a task that stops
     if (s.is_public) {

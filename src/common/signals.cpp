@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <string>
 
@@ -9,15 +10,27 @@
 
 namespace exo {
 
-std::chrono::milliseconds stop_timeout_from_environment() {
-  const char* text = std::getenv("EXOSPHERE_STOP_TIMEOUT");
-  if (!text || !*text) return std::chrono::milliseconds(5000);
+std::chrono::milliseconds parse_stop_timeout(std::string_view text) {
+  std::string number(text);
+  double unit = 1000;
+  if (number.ends_with("ms")) {
+    unit = 1;
+    number.resize(number.size() - 2);
+  } else if (number.ends_with("s")) {
+    number.resize(number.size() - 1);
+  }
   char* end = nullptr;
-  double seconds = std::strtod(text, &end);
-  if (*end || !(seconds > 0) || seconds > 3600)
-    throw UserError(std::string("EXOSPHERE_STOP_TIMEOUT '") + text +
-                    "' is not a number of seconds (more than 0, at most 3600); unset it for the default of 5");
-  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+  double value = number.empty() || std::isspace(static_cast<unsigned char>(number[0])) ? 0 : std::strtod(number.c_str(), &end);
+  double ms = value * unit;
+  if (!end || *end || !(ms >= 1) || ms > 3600e3)
+    throw UserError(std::string(kStopTimeoutVariable) + "=" + std::string(text) +
+                    ": expected a number of seconds, more than 0 and at most 3600 (like 5, 2.5, 5s or 500ms)");
+  return std::chrono::milliseconds(static_cast<long long>(ms));
+}
+
+std::chrono::milliseconds stop_timeout_from_environment() {
+  const char* text = std::getenv(kStopTimeoutVariable);
+  return text && *text ? parse_stop_timeout(text) : kDefaultStopTimeout;
 }
 
 sigset_t stop_signals() {

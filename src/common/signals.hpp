@@ -7,15 +7,22 @@
 #include <signal.h>
 
 #include <chrono>
+#include <string_view>
 #include <thread>
 #include <utility>
 
 namespace exo {
 
-// The one bound on a stop (docs/architecture.md, "Stopping"): EXOSPHERE_STOP_TIMEOUT, in seconds
-// (a decimal number, more than 0, at most 3600), 5 when unset. A process of Exosphere that gets
-// SIGTERM has exited by then; whoever stops it kills it a second later. Throws UserError naming
-// the variable when it is not such a number.
+// The one bound on a stop (docs/architecture.md, "Stopping"): a process of Exosphere that gets
+// SIGTERM has exited within EXOSPHERE_STOP_TIMEOUT; whoever stops it kills it a second later.
+inline constexpr const char* kStopTimeoutVariable = "EXOSPHERE_STOP_TIMEOUT";
+inline constexpr std::chrono::milliseconds kDefaultStopTimeout{5000};
+inline constexpr std::chrono::milliseconds kStopMargin{1000};
+
+// Seconds ("5", "2.5", "5s") or milliseconds ("500ms"), more than 0 and at most an hour; throws
+// UserError naming the variable.
+std::chrono::milliseconds parse_stop_timeout(std::string_view text);
+// EXOSPHERE_STOP_TIMEOUT parsed, kDefaultStopTimeout when unset or empty.
 std::chrono::milliseconds stop_timeout_from_environment();
 
 // SIGINT, SIGTERM, SIGHUP and SIGQUIT.

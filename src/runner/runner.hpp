@@ -11,6 +11,7 @@
 
 #include "common/container_engine.hpp"
 #include "common/log.hpp"
+#include "common/signals.hpp"
 #include "config/config.hpp"
 
 namespace exo::runner {
@@ -21,6 +22,9 @@ struct ContainerSpec {
   std::vector<std::string> networks;  // every network it joins
   std::vector<std::string> aliases;   // its names on them, besides its role
   std::map<std::string, std::string> env;
+  // Given like `env`, but only by name on the engine's command line (`-e NAME`): the value is in
+  // the engine client's own environment, which other users cannot read (/proc/<pid>/environ).
+  std::map<std::string, std::string> secrets;
   std::vector<std::string> publish;   // -p values
   std::vector<std::string> volumes;   // -v values
   std::vector<std::string> args;      // after the image
@@ -42,11 +46,15 @@ struct Containers {
   std::string name(const std::string& role) const { return network + "-" + role; }
 };
 
+// The stop bound (common/signals.hpp): exo run passes EXOSPHERE_STOP_TIMEOUT on to what it starts
+// when the user set it, and sends SIGKILL only after the bound plus kStopMargin.
+
 struct RunOptions {
   std::vector<std::string> only;     // show only these roles' lines (exo-run's own always show)
   bool watch = true;                 // restart services when their files change
   std::chrono::milliseconds debounce{100};
-  std::chrono::milliseconds stop_grace{3000};
+  // The stop bound; none: EXOSPHERE_STOP_TIMEOUT from the environment, else kDefaultStopTimeout.
+  std::optional<std::chrono::milliseconds> stop_timeout;
   std::filesystem::path exocom_binary;
   std::map<std::string, std::string> extra_env;  // given to every service (e.g. where the SDK is)
   std::map<std::string, uint16_t> ports;         // role → port, over what service.yml says

@@ -21,7 +21,10 @@
 #include "common/process.hpp"
 #include "common/text.hpp"
 #include "common/time.hpp"
+#include "runner/child_io.hpp"
 #include "runner/dashboard.hpp"
+#include "runner/launch.hpp"
+#include "runner/lifecycle.hpp"
 #include "runner/ports.hpp"
 #include "runner/probe.hpp"
 #include "runner/runner.hpp"
@@ -37,47 +40,22 @@ namespace {
 
 constexpr std::string_view kRun = "exo-run";
 constexpr int kExocomMaxRestarts = 5;
-using Clock = std::chrono::steady_clock;
+constexpr size_t kLastLines = 3;  // of a unit's output, shown when it is given up on
 
-// A running child: its process group, and its merged output turned into lines.
-struct Child {
-  Process process;
-  std::unique_ptr<asio::posix::stream_descriptor> output;
-  std::string partial;
-  std::function<void(const std::string&)> on_line;
-  std::function<void(int)> on_exit;
-  bool exited = false;
-};
-
-struct Unit {
-  enum class Kind { exocom, nats, dependency, service };
-  enum class State { waiting, starting, ready, stopping, stopped };
-  std::string role;
-  Kind kind = Kind::service;
-  const config::Service* service = nullptr;
-  fs::path dir;
-  std::string command;
-  std::map<std::string, std::string> env;
-  std::string online_text;
-  config::HealthCheck health;
-  std::chrono::seconds timeout{60};
-  uint16_t port = 0;
+// A unit as it runs: its description, what it needs, its lifecycle (lifecycle.hpp: the only place
+// its state changes) and the handles of its process and timers.
+struct Unit : UnitSpec {
   std::vector<Unit*> needs;
-  State state = State::waiting;
+  Lifecycle life;
   std::shared_ptr<Child> child;
-  std::unique_ptr<asio::steady_timer> timer;
-  bool ever_ready = false;
-  bool restarting = false;           // stopped on purpose, to start again
+  std::unique_ptr<asio::steady_timer> timer;     // readiness polls and the start deadline
+  std::unique_ptr<asio::steady_timer> back_off;  // while backing off
+  std::deque<std::string> last_lines;            // of the current run, for the give-up line
+  // Change watching.
   std::optional<fs::path> pending_change;  // a change seen while restarting
   std::unique_ptr<asio::steady_timer> debounce;
   fs::path changed_path;
   bool setup_needed = false;
-  int crashes = 0;  // in a row: a service that stays up 10 s starts counting again
-  int restarts = 0;  // starts after the first, for the dashboard
-  bool started_once = false;
-  bool crashed = false;       // exited on its own; cleared when it starts again
-  bool user_stopped = false;  // stopped from the dashboard: stays stopped
-  Clock::time_point ready_since;
   std::shared_ptr<Child> setup_job;
   // Paths changed within the debounce window, with their first and last event.
   std::map<fs::path, std::pair<std::string, std::string>> changes;
@@ -93,6 +71,7 @@ class Supervisor {
   ~Supervisor() { log_.set_tap({}); }
 
   int run() {
+    resolve_stop_timeout();
     {
       PortReservation ports;  // every port picked while building the units is different
       reservation_ = &ports;
@@ -104,7 +83,6 @@ class Supervisor {
     signals_.async_wait([this](const error_code& ec, int) {
       if (!ec) shutdown(0);
     });
-    watch_children();
     if (options_.watch) start_watching();
     start_what_can_start();
     io_.run();
@@ -140,7 +118,6 @@ class Supervisor {
       if (nats) exocom->needs.push_back(nats);
       buses_.push_back(exocom.get());
       units_.push_back(std::move(exocom));
-      buses_.back()->command = exocom_command(*buses_.back());
     }
 
     std::set<uint16_t> taken;
@@ -182,23 +159,6 @@ class Supervisor {
     check_cycles();
   }
 
-  // ExoCom on the ports it had (none yet: the OS picks them), so a restarted bus is where the
-  // services look for it. In a cluster each node keeps its name, so a restarted node takes over
-  // what its previous run held; the first node serves the browsers.
-  std::string exocom_command(const Unit& bus) const {
-    std::string command = shell_quote(options_.exocom_binary.string()) + fmt::format(" --host 127.0.0.1 --port {}", bus.port);
-    if (options_.log_payloads) command += " --log-payloads";
-    const config::GatewayConfig* g = app_.gateway();
-    if (g && &bus == buses_.front()) {
-      command += fmt::format(" --gateway-port {} --gateway-role {}", gateway_port_, shell_quote(g->role));
-      for (const auto& o : g->origins) command += " --gateway-origin " + shell_quote(o);
-    }
-    if (nats_)
-      command += fmt::format(" --cluster nats://127.0.0.1:{} --node-name {} --cluster-name {}", nats_->port, bus.role,
-                             shell_quote(cluster_name()));
-    return command;
-  }
-
   // nats-server with JetStream, its data in the application's data folder.
   Unit& nats_unit() {
     std::string binary = find_program("nats-server");
@@ -228,14 +188,6 @@ class Supervisor {
     for (char& c : name)
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '-';
     return name;
-  }
-
-  // Every node, the one this service starts on first: services are spread over the nodes.
-  std::string exocom_hosts(size_t first) const {
-    std::string out;
-    for (size_t i = 0; i < buses_.size(); ++i)
-      out += (i ? "," : "") + fmt::format("127.0.0.1:{}", buses_[(first + i) % buses_.size()]->port);
-    return out;
   }
 
   uint16_t service_port(const config::Service& s, const std::string& role) {
@@ -304,111 +256,34 @@ class Supervisor {
     return it == options_.containers->specs.end() ? nullptr : &it->second;
   }
 
-  // `<engine> run` of a container the caller described in full.
-  std::vector<std::string> container_command(const Unit& u, const ContainerSpec& spec) {
-    const Containers& c = *options_.containers;
-    std::vector<std::string> argv = {c.engine.program, "run", "--rm", "--name", c.name(u.role), "--label",
-                                     "exosphere.run=" + c.network, "--network-alias", u.role};
-    if (c.engine.podman) argv.push_back("--no-healthcheck");
-    for (const auto& n : spec.networks) argv.insert(argv.end(), {"--network", n});
-    for (const auto& a : spec.aliases) argv.insert(argv.end(), {"--network-alias", a});
-    for (const auto& [k, v] : spec.env) argv.insert(argv.end(), {"-e", k + "=" + v});
-    for (const auto& p : spec.publish) argv.insert(argv.end(), {"-p", p});
-    for (const auto& v : spec.volumes) argv.insert(argv.end(), {"-v", v});
-    argv.push_back(u.kind == Unit::Kind::exocom ? c.exocom_image : c.images.at(u.role));
-    argv.insert(argv.end(), spec.args.begin(), spec.args.end());
-    return argv;
+  // Where everything is, for the command lines (launch.hpp).
+  Placement placement() const {
+    Placement p;
+    for (const auto& u : units_) p.units.push_back(u.get());
+    p.buses.assign(buses_.begin(), buses_.end());
+    p.nats = nats_;
+    p.gateway = app_.gateway();
+    p.gateway_port = gateway_port_;
+    p.exocom_binary = options_.exocom_binary;
+    p.data_root = data_root();
+    p.cluster_name = cluster_name();
+    p.log_payloads = options_.log_payloads;
+    p.extra_env = options_.extra_env;
+    p.containers = options_.containers ? &*options_.containers : nullptr;
+    p.stop_timeout = stop_timeout_setting_;
+    p.stop_bound = stop_timeout_;
+    return p;
   }
 
-  // Inside a container: the others by their role on the network, the data in a volume at /data.
-  std::map<std::string, std::string> container_environment(const Unit& u) {
-    std::map<std::string, std::string> env;
-    if (u.kind == Unit::Kind::exocom) {
-      env.insert(u.env.begin(), u.env.end());
-      env["PORT"] = "80";
-      return env;
+  // The stop bound (runner.hpp): from RunOptions, else EXOSPHERE_STOP_TIMEOUT, else 5 s.
+  void resolve_stop_timeout() {
+    if (options_.stop_timeout) {
+      stop_timeout_ = *options_.stop_timeout;
+      stop_timeout_setting_ = fmt::format("{}ms", stop_timeout_.count());
+    } else if (const char* v = std::getenv(kStopTimeoutVariable); v && *v) {
+      stop_timeout_ = parse_stop_timeout(v);
+      stop_timeout_setting_ = v;
     }
-    if (u.kind == Unit::Kind::dependency) return u.env;  // an image of its own: as application.yml says
-    if (u.service)
-      for (const auto& [k, v] : u.service->environment) env[k] = v;
-    for (const auto& [k, v] : u.env) env[k] = v;
-    env["EXOCOM_HOST"] = buses_.front()->role;
-    env["EXOCOM_PORT"] = "80";
-    if (gateway_port_) env["EXOCOM_GATEWAY_PORT"] = std::to_string(gateway_port_);
-    if (u.port) env["PORT"] = std::to_string(u.port);
-    if (u.kind == Unit::Kind::service) {
-      env["ROLE"] = u.role;
-      env["EXOSPHERE_DATA_DIR"] = "/data";
-      for (const Unit* n : u.needs)
-        if (n->kind == Unit::Kind::dependency) env[env_name(n->role)] = n->role;
-      for (const auto& other : units_)
-        if (other->kind == Unit::Kind::service && other->port)
-          env[env_name(other->role) + "_INTERNAL_ORIGIN"] = fmt::format("http://{}:{}", other->role, other->port);
-    }
-    return env;
-  }
-
-  // `<engine> run` of the unit's image, attached: its output is the unit's, and the engine passes
-  // the SIGTERM of a stop on to the container.
-  std::vector<std::string> container_command(const Unit& u) {
-    if (const ContainerSpec* spec = container_spec(u.role)) return container_command(u, *spec);
-    const Containers& c = *options_.containers;
-    std::vector<std::string> argv = {c.engine.program, "run", "--rm", "--name", c.name(u.role), "--network", c.network,
-                                     "--network-alias", u.role, "--label", "exosphere.run=" + c.network};
-    // Podman without systemd cannot schedule health checks and says so on every start; readiness
-    // comes from the unit's output here, as for local processes.
-    if (c.engine.podman) argv.push_back("--no-healthcheck");
-    for (const auto& [k, v] : container_environment(u)) argv.insert(argv.end(), {"-e", k + "=" + v});
-    if (u.port && u.kind == Unit::Kind::service) argv.insert(argv.end(), {"-p", fmt::format("127.0.0.1:{}:{}", u.port, u.port)});
-    if (u.kind == Unit::Kind::service) argv.insert(argv.end(), {"-v", c.name(u.role) + "-data:/data"});
-    if (u.kind == Unit::Kind::exocom) {
-      if (gateway_port_) argv.insert(argv.end(), {"-p", fmt::format("127.0.0.1:{}:{}", gateway_port_, gateway_port_)});
-      argv.push_back(c.exocom_image);
-      argv.push_back("exocom");
-      if (options_.log_payloads) argv.push_back("--log-payloads");
-      if (const config::GatewayConfig* g = app_.gateway(); g && !container_spec("exocom")) {
-        argv.insert(argv.end(), {"--gateway-port", std::to_string(gateway_port_), "--gateway-role", g->role});
-        for (const auto& o : g->origins) argv.insert(argv.end(), {"--gateway-origin", o});
-      }
-      return argv;
-    }
-    auto image = c.images.find(u.role);
-    if (image == c.images.end()) bug("a unit without an image in container mode", __FILE__, __LINE__);
-    argv.push_back(image->second);
-    return argv;
-  }
-
-  std::map<std::string, std::string> environment(const Unit& u) {
-    std::map<std::string, std::string> env = options_.extra_env;
-    if (u.kind == Unit::Kind::exocom) {
-      env.insert(u.env.begin(), u.env.end());
-      return env;
-    }
-    if (u.service)
-      for (const auto& [k, v] : u.service->environment) env[k] = v;
-    for (const auto& [k, v] : u.env) env[k] = v;
-    size_t first = u.kind == Unit::Kind::service ? service_index(u) % buses_.size() : 0;
-    env["EXOCOM_HOST"] = buses_.size() == 1 ? "127.0.0.1" : exocom_hosts(first);
-    env["EXOCOM_PORT"] = std::to_string(buses_[first]->port);
-    if (gateway_port_) env["EXOCOM_GATEWAY_PORT"] = std::to_string(gateway_port_);
-    if (u.port) env["PORT"] = std::to_string(u.port);
-    if (u.kind == Unit::Kind::service) {
-      env["ROLE"] = u.role;
-      // Where the service keeps its local data (its SQLite store, ...); `exo clean` removes it.
-      fs::path data = data_root() / u.role;
-      std::error_code ec;
-      fs::create_directories(data, ec);
-      env["EXOSPHERE_DATA_DIR"] = data.string();
-      for (const Unit* n : u.needs)
-        if (n->kind == Unit::Kind::dependency) {
-          env[env_name(n->role)] = "127.0.0.1";
-          env[env_name(n->role) + "_PORT"] = std::to_string(n->port);
-        }
-      for (const auto& other : units_)
-        if (other->kind == Unit::Kind::service && other->port)
-          env[env_name(other->role) + "_INTERNAL_ORIGIN"] = fmt::format("http://127.0.0.1:{}", other->port);
-    }
-    return env;
   }
 
   // --- the dashboard ---------------------------------------------------------------------------
@@ -425,78 +300,175 @@ class Supervisor {
     for (const auto& u : units_) {
       ServiceView v;
       v.role = u->role;
-      switch (u->state) {
-        case Unit::State::waiting: v.state = "waiting"; break;
-        case Unit::State::starting: v.state = u->restarts > 0 ? "restarting" : "starting"; break;
-        case Unit::State::ready: v.state = "online"; break;
-        case Unit::State::stopping: v.state = u->restarting ? "restarting" : "stopping"; break;
-        case Unit::State::stopped: v.state = u->crashed && !u->user_stopped ? "crashed" : "stopped"; break;
+      const Lifecycle& l = u->life;
+      switch (l.state) {
+        case State::waiting: v.state = "waiting"; break;
+        case State::starting: v.state = l.starts > 1 ? "restarting" : "starting"; break;
+        case State::ready: v.state = "online"; break;
+        case State::stopping: v.state = l.then_start ? "restarting" : "stopping"; break;
+        case State::backing_off: v.state = "restarting"; break;
+        case State::crashed: case State::given_up: v.state = "crashed"; break;
+        case State::stopped: v.state = "stopped"; break;
       }
       if (u->child && !u->child->exited) v.pid = u->child->process.pid();
-      if (u->state == Unit::State::ready)
-        v.uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - u->ready_since).count();
-      v.restarts = u->restarts;
+      if (l.state == State::ready && l.ready_since)
+        v.uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - *l.ready_since).count();
+      v.restarts = std::max(l.starts - 1, 0);
       v.controllable = u->kind == Unit::Kind::service;
       out.push_back(std::move(v));
     }
     return out;
   }
 
-  // The dashboard's buttons.
+  // The dashboard's buttons: events of the unit's lifecycle.
   std::string act(const std::string& role, const std::string& action) {
     Unit* u = nullptr;
     for (auto& x : units_)
       if (x->role == role && x->kind == Unit::Kind::service) u = x.get();
     if (!u) return "'" + role + "' is not a service of this application";
     if (shutting_down_) return "exo run is stopping";
-    bool running = u->state == Unit::State::starting || u->state == Unit::State::ready;
     if (action == "restart") {
-      log_.log(kRun, "restarting '" + role + "' (from the dashboard)");
-      u->user_stopped = false;
-      if (u->timer) u->timer->cancel();
-      if (running) {
-        u->restarting = true;
-        stop(*u);
-      } else if (u->state == Unit::State::stopped) {
-        start(*u);
-      }
+      bool after_stop = u->life.state == State::stopping;
+      if (handle(*u, Event::restart) == Action::refuse) return "'" + role + "' cannot restart: " + u->life.why;
+      log_.log(kRun, "restarting '" + role + "' (from the dashboard)" + (after_stop ? " once it has stopped" : ""));
       return {};
     }
     if (action == "stop") {
-      if (!running) return "'" + role + "' is not running";
-      u->user_stopped = true;
-      u->restarting = false;
-      if (u->timer) u->timer->cancel();
-      stop(*u);
+      if (handle(*u, Event::stop) == Action::refuse) return "'" + role + "' is not running";
       return {};
     }
     if (action == "start") {
-      if (u->state != Unit::State::stopped) return "'" + role + "' is already running";
+      if (u->life.state == State::starting || u->life.state == State::ready || u->life.state == State::waiting)
+        return "'" + role + "' is already running";
       log_.log(kRun, "starting '" + role + "' (from the dashboard)");
-      u->user_stopped = false;
-      if (u->timer) u->timer->cancel();
-      start(*u);
+      handle(*u, Event::start);
       return {};
     }
     return "unknown action '" + action + "'; use restart, stop or start";
   }
 
+  // --- the lifecycle -----------------------------------------------------------------------------
+
+  RestartPolicy policy(const Unit& u) const {
+    switch (u.kind) {
+      case Unit::Kind::service: return {u.service->restart.on_failure, u.service->restart.max_restarts, false};
+      case Unit::Kind::exocom: return {true, kExocomMaxRestarts, !u.life.ever_ready};
+      case Unit::Kind::dependency:
+      case Unit::Kind::nats: return {false, 0, true};
+    }
+    return {};
+  }
+
+  // The one way a unit's state changes: the transition function decides, this carries it out.
+  Action handle(Unit& u, Event event, int exit_code = 0) {
+    const State before = u.life.state;
+    const Action action = step(u.life, event, policy(u), Clock::now(), exit_code);
+    if (before == State::backing_off && u.life.state != State::backing_off && u.back_off) u.back_off->cancel();
+    if (dashboard_ && u.life.state != before) dashboard_->services_changed();
+    if (shutting_down_ && action != Action::terminate) return action;  // nothing starts any more
+    switch (action) {
+      case Action::none:
+      case Action::refuse:
+      case Action::report_crash: break;
+      case Action::spawn: spawn(u); break;
+      case Action::terminate: terminate(u); break;
+      case Action::back_off: back_off(u); break;
+      case Action::give_up: give_up(u); break;
+      case Action::fatal: fatal(u); break;
+    }
+    return action;
+  }
+
+  void back_off(Unit& u) {
+    if (u.kind == Unit::Kind::exocom) {
+      if (nats_)
+        log_.log(kRun, bus_name(u) + " stopped; its services move to the other nodes, and what it held is taken over from JetStream");
+      else
+        log_.log(kRun, "ExoCom stopped; messages it held for services that were offline and messages on their way "
+                       "through it are lost");
+    }
+    log_.log(kRun, fmt::format("restarting '{}' in {}ms ({})", u.role, u.life.delay.count(),
+                               u.kind == Unit::Kind::exocom ? "ExoCom is restarted on the same ports" : "restart: on-failure"));
+    u.back_off = std::make_unique<asio::steady_timer>(io_, u.life.delay);
+    u.back_off->async_wait([this, &u](const error_code& ec) {
+      if (!ec) handle(u, Event::retry);
+    });
+  }
+
+  // What it printed last, for a line that says why it is given up on.
+  std::string last_output(const Unit& u) const {
+    if (u.last_lines.empty()) return "it printed nothing";
+    std::string out = "its last output: ";
+    for (size_t i = 0; i < u.last_lines.size(); ++i) out += (i ? " | \"" : "\"") + u.last_lines[i] + "\"";
+    return out;
+  }
+
+  // One line: who, how often, with what exit code and its last words, and how it comes back.
+  void give_up(Unit& u) {
+    bool bus = u.kind == Unit::Kind::exocom;
+    std::string again = bus ? "; the application cannot run without it"
+                        : options_.watch && dashboard_ ? "; it starts again when its files change or with Restart on the dashboard"
+                        : options_.watch ? "; it starts again when its files change"
+                        : dashboard_     ? "; Restart on the dashboard starts it again"
+                                         : "";
+    log_.error(kRun, fmt::format("'{}' crashed {} times in a row; giving up on it (exit code {}, {}){}", u.role,
+                                 u.life.crashes, u.life.exit_code, last_output(u), again));
+    if (bus) shutdown(1);  // without the bus, nothing works: stop everything, exit 1
+  }
+
+  void fatal(Unit& u) {
+    int code = u.life.exit_code;
+    if (!u.life.ever_ready && (code == 126 || code == 127)) {
+      std::string where = u.service ? u.service->file : std::string("application.yml");
+      log_.error(kRun, fmt::format("'{}' could not start: its command {} ({}); fix startup.command in {}", u.role,
+                                   code == 127 ? "was not found" : "is not executable", u.command, where));
+    } else if (u.kind == Unit::Kind::exocom) {
+      log_.error(kRun, fmt::format("ExoCom stopped before it was ready (exit code {}, {}); the application cannot run without it",
+                                   code, last_output(u)));
+    } else {
+      log_.error(kRun, fmt::format("dependency '{}' stopped (exit code {}, {}); the application cannot run without it",
+                                   u.role, code, last_output(u)));
+    }
+    shutdown(1);
+  }
+
+  void remove_container(const Unit& u) {
+    options_.containers->engine.ok({"rm", "-f", options_.containers->name(u.role)});
+  }
+
+  // SIGTERM to its group now; SIGKILL when it has not ended within the stop bound plus a margin.
+  void terminate(Unit& u) {
+    if (u.timer) u.timer->cancel();
+    if (!u.child || u.child->exited) return;
+    u.child->process.signal(SIGTERM);
+    auto child = u.child;
+    auto kill = std::make_shared<asio::steady_timer>(io_, stop_timeout_ + kStopMargin);
+    kill->async_wait([this, child, kill, role = u.role](const error_code& ec) {
+      if (ec || child->exited) return;
+      child->process.signal(SIGKILL);
+      log_.log(kRun, fmt::format("'{}' did not stop within {} of SIGTERM; killed", role, duration_text(stop_timeout_)));
+    });
+  }
+
+  static std::string duration_text(std::chrono::milliseconds d) {
+    return d.count() % 1000 == 0 ? fmt::format("{} s", d.count() / 1000) : fmt::format("{} ms", d.count());
+  }
+
   // --- starting --------------------------------------------------------------------------------
 
-  void start(Unit& u) {
-    u.state = Unit::State::starting;
-    if (u.started_once) ++u.restarts;
-    u.started_once = true;
-    u.crashed = false;
+  void spawn(Unit& u) {
+    u.last_lines.clear();
     if (dashboard_) dashboard_->services_changed();
+    Launch l = launch(u, placement());
     SpawnOptions o;
     if (options_.containers) {
       remove_container(u);  // one a killed engine client left behind would hold the name
-      o.argv = container_command(u);
-    } else {
-      o.argv = shell(u.command);
-      o.env = environment(u);
+    } else if (u.kind == Unit::Kind::service) {
+      std::error_code ec;
+      fs::create_directories(data_root() / u.role, ec);
     }
+    o.argv = std::move(l.argv);
+    o.env = std::move(l.env);
     o.cwd = u.dir;
     o.merge_stderr = true;
     o.die_with_parent = true;
@@ -510,7 +482,7 @@ class Supervisor {
     child->on_line = [this, &u](const std::string& line) { on_line(u, line); };
     child->on_exit = [this, &u, c = child.get()](int code) { on_exit(u, *c, code); };
     u.child = child;
-    attach(child);
+    children_.attach(child);
     if (u.online_text.empty() && u.health.empty()) return ready(u);
     u.timer = std::make_unique<asio::steady_timer>(io_);
     poll_health(u, Clock::now() + u.timeout, child.get());
@@ -521,14 +493,14 @@ class Supervisor {
   void poll_health(Unit& u, Clock::time_point deadline, Child* child) {
     u.timer->expires_after(std::chrono::milliseconds(100));
     u.timer->async_wait([this, &u, deadline, child](const error_code& ec) {
-      if (ec || u.state != Unit::State::starting || u.child.get() != child) return;
+      if (ec || u.life.state != State::starting || u.child.get() != child) return;
       if (u.health.empty()) return check_deadline(u, deadline, child);
       const ContainerSpec* spec = container_spec(u.role);
       bool through_proxy = spec && spec->probe_port;
       probe(io_, through_proxy ? spec->probe_port : u.port, u.health.tcp ? std::string() : u.health.http_path,
             std::chrono::seconds(1),
             [this, &u, deadline, child](bool up) {
-              if (u.state != Unit::State::starting || u.child.get() != child) return;
+              if (u.life.state != State::starting || u.child.get() != child) return;
               if (up) return ready(u);
               check_deadline(u, deadline, child);
             },
@@ -549,12 +521,14 @@ class Supervisor {
   void on_line(Unit& u, const std::string& line) {
     if (shown(u.role)) log_.log(u.role, line);
     else if (dashboard_) dashboard_->log(u.role, line);
-    if (u.kind == Unit::Kind::exocom && u.state == Unit::State::starting) {
+    u.last_lines.push_back(line.size() > 200 ? line.substr(0, 200) + "..." : line);
+    if (u.last_lines.size() > kLastLines) u.last_lines.pop_front();
+    if (u.kind == Unit::Kind::exocom && u.life.state == State::starting) {
       static constexpr std::string_view kGateway = "' online at port ";
       if (auto pos = line.find(kGateway); pos != std::string::npos && line.find("gateway") != std::string::npos)
         gateway_port_ = static_cast<uint16_t>(std::stoi(line.substr(pos + kGateway.size())));
     }
-    if (u.state == Unit::State::starting && !u.online_text.empty() && line.find(u.online_text) != std::string::npos) {
+    if (u.life.state == State::starting && !u.online_text.empty() && line.find(u.online_text) != std::string::npos) {
       if (u.kind == Unit::Kind::exocom) u.port = static_cast<uint16_t>(std::stoi(line.substr(line.find(u.online_text) + u.online_text.size())));
       ready(u);
     }
@@ -567,20 +541,20 @@ class Supervisor {
   }
 
   void ready(Unit& u) {
-    u.state = Unit::State::ready;
-    u.ready_since = Clock::now();
+    const bool again = u.life.ever_ready || u.life.starts > 1;
+    handle(u, Event::became_ready);
     if (u.timer) u.timer->cancel();
     if (dashboard_) {
       dashboard_->services_changed();
       if (u.kind == Unit::Kind::exocom && !options_.containers) dashboard_->observe(u.port, observe_token_);
     }
     if (u.kind == Unit::Kind::service) {
-      if (u.restarting || u.ever_ready) {
+      if (again) {
         log_.log(kRun, "'" + u.role + "' restarted successfully");
       } else {
         log_.log(u.role, "'" + u.role + "' is running");
       }
-    } else if (u.kind == Unit::Kind::exocom && u.ever_ready) {
+    } else if (u.kind == Unit::Kind::exocom && again) {
       log_.log(kRun, fmt::format("{} is running again at port {}; the services reconnect to it", bus_name(u), u.port));
     } else if (u.kind == Unit::Kind::exocom) {
       log_.log(kRun, gateway_port_ && &u == buses_.front()
@@ -592,15 +566,13 @@ class Supervisor {
     } else {
       log_.log(kRun, "dependency '" + u.role + "' is running");
     }
-    u.ever_ready = true;
-    u.restarting = false;
     if (u.pending_change) {
       auto path = *u.pending_change;
       u.pending_change.reset();
       changed(u, path, "changed");
     }
     start_what_can_start();
-    if (!announced_ && std::all_of(units_.begin(), units_.end(), [](const auto& x) { return x->ever_ready; })) {
+    if (!announced_ && std::all_of(units_.begin(), units_.end(), [](const auto& x) { return x->life.ever_ready; })) {
       announced_ = true;
       log_.log(kRun, "all services online");
       for (const auto& ref : app_.services)
@@ -620,168 +592,21 @@ class Supervisor {
   void start_what_can_start() {
     if (shutting_down_) return;
     for (auto& u : units_) {
-      if (u->state != Unit::State::waiting) continue;
-      if (std::all_of(u->needs.begin(), u->needs.end(), [](Unit* n) { return n->ever_ready; })) start(*u);
+      if (u->life.state != State::waiting) continue;
+      if (std::all_of(u->needs.begin(), u->needs.end(), [](Unit* n) { return n->life.ever_ready; }))
+        handle(*u, Event::start);
     }
-  }
-
-  // --- children ----------------------------------------------------------------------------------
-
-  void attach(const std::shared_ptr<Child>& child) {
-    int fd = child->process.release_stdout();
-    child->output = std::make_unique<asio::posix::stream_descriptor>(io_, fd);
-    children_.push_back(child);
-    read_output(child);
-  }
-
-  void read_output(const std::shared_ptr<Child>& child) {
-    auto buf = std::make_shared<std::array<char, 8192>>();
-    child->output->async_read_some(asio::buffer(*buf), [this, child, buf](const error_code& ec, size_t n) {
-      if (ec) return flush_partial(*child);
-      take_output(*child, std::string_view(buf->data(), n));
-      read_output(child);
-    });
-  }
-
-  void take_output(Child& c, std::string_view data) {
-    c.partial.append(data);
-    size_t start = 0;
-    for (size_t nl; (nl = c.partial.find('\n', start)) != std::string::npos; start = nl + 1) {
-      std::string line = c.partial.substr(start, nl - start);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (c.on_line) c.on_line(line);
-    }
-    c.partial.erase(0, start);
-    if (c.partial.size() > 65536) {  // a line without end: show it in pieces rather than hold it
-      if (c.on_line) c.on_line(c.partial);
-      c.partial.clear();
-    }
-  }
-
-  void flush_partial(Child& c) {
-    if (!c.partial.empty() && c.on_line) c.on_line(c.partial);
-    c.partial.clear();
-  }
-
-  void watch_children() {
-    children_signal_.async_wait([this](const error_code& ec, int) {
-      if (ec) return;
-      reap();
-      watch_children();
-    });
-  }
-
-  void reap() {
-    std::vector<std::pair<std::shared_ptr<Child>, int>> exited;
-    for (auto it = children_.begin(); it != children_.end();) {
-      if (auto code = (*it)->process.poll()) {
-        exited.emplace_back(*it, *code);
-        it = children_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    for (auto& [child, code] : exited) {
-      child->exited = true;
-      // Whatever it wrote before exiting is shown before its exit is reported.
-      if (child->output) {
-        char buf[8192];
-        error_code ec;
-        child->output->non_blocking(true, ec);
-        while (true) {
-          size_t n = child->output->read_some(asio::buffer(buf), ec);
-          if (ec || n == 0) break;
-          take_output(*child, std::string_view(buf, n));
-        }
-        flush_partial(*child);
-        child->output->close(ec);
-      }
-      child->process.signal(SIGKILL);  // anything it left behind in its group
-      if (child->on_exit) child->on_exit(code);
-    }
-    if (shutting_down_) continue_shutdown();
   }
 
   void on_exit(Unit& u, Child& c, int code) {
     if (u.child.get() != &c) return;
     if (u.timer) u.timer->cancel();
-    bool was_stopping = u.state == Unit::State::stopping;
-    u.state = Unit::State::stopped;
-    u.crashed = !was_stopping && !shutting_down_;  // it ended on its own
-    if (dashboard_) dashboard_->services_changed();
-    if (shutting_down_) return;
-    if (was_stopping && u.restarting) return start(u);
-    if (u.user_stopped) return log_.log(kRun, "'" + u.role + "' stopped (from the dashboard)");
-    log_.log(kRun, fmt::format("{} exited with code {}", u.role, code));
-    if (!u.ever_ready && (code == 126 || code == 127)) {
-      std::string where = u.service ? u.service->file : std::string("application.yml");
-      log_.error(kRun, fmt::format("'{}' could not start: its command {} ({}); fix startup.command in {}", u.role,
-                                   code == 127 ? "was not found" : "is not executable", u.command, where));
-      return shutdown(1);
-    }
-    if (u.kind == Unit::Kind::dependency || u.kind == Unit::Kind::nats) {
-      log_.error(kRun, "dependency '" + u.role + "' stopped; the application cannot run without it");
-      return shutdown(1);
-    }
-    if (u.kind == Unit::Kind::exocom) return restart_exocom(u);
-    if (u.service->restart.on_failure) restart_later(u, u.service->restart.max_restarts, "restart: on-failure");
-  }
-
-  // The bus went down: a new ExoCom on the same ports, and the services (which retry) reconnect.
-  // What it held for services that were offline, and what was on its way, is gone with it.
-  void restart_exocom(Unit& u) {
-    if (!u.ever_ready) {
-      log_.error(kRun, "ExoCom stopped before it was ready; the application cannot run without it");
-      return shutdown(1);
-    }
-    u.command = exocom_command(u);
-    if (nats_)
-      log_.log(kRun, bus_name(u) + " stopped; its services move to the other nodes, and what it held is taken over from JetStream");
-    else
-      log_.log(kRun, "ExoCom stopped; messages it held for services that were offline and messages on their way "
-                     "through it are lost");
-    if (!restart_later(u, kExocomMaxRestarts, "ExoCom is restarted on the same ports"))
-      shutdown(1);  // without the bus, the application cannot run
-  }
-
-  // Starts a crashed unit again after a back-off (250 ms doubling); false when it crashed too
-  // often in a row. A unit that stayed up for 10 s starts counting anew.
-  bool restart_later(Unit& u, int max_restarts, std::string_view why) {
-    if (Clock::now() - u.ready_since > std::chrono::seconds(10)) u.crashes = 0;
-    if (u.crashes >= max_restarts) {
-      log_.error(kRun, fmt::format("'{}' crashed {} times in a row; giving up on it", u.role, u.crashes));
-      return false;
-    }
-    auto delay = std::chrono::milliseconds(250) * (1 << std::min(u.crashes, 6));
-    ++u.crashes;
-    log_.log(kRun, fmt::format("restarting '{}' in {}ms ({})", u.role, delay.count(), why));
-    u.timer = std::make_unique<asio::steady_timer>(io_, delay);
-    u.timer->async_wait([this, &u](const error_code& ec) {
-      if (!ec && !shutting_down_) {
-        u.restarting = true;
-        start(u);
-      }
-    });
-    return true;
-  }
-
-  // Stops a unit: SIGTERM to its group now, SIGKILL after the grace period.
-  void remove_container(const Unit& u) {
-    options_.containers->engine.ok({"rm", "-f", options_.containers->name(u.role)});
-  }
-
-  void stop(Unit& u) {
-    if (!u.child || u.child->exited) {
-      u.state = Unit::State::stopped;
-      return;
-    }
-    u.state = Unit::State::stopping;
-    u.child->process.signal(SIGTERM);
-    auto child = u.child;
-    auto kill = std::make_shared<asio::steady_timer>(io_, options_.stop_grace);
-    kill->async_wait([child, kill](const error_code& ec) {
-      if (!ec && !child->exited) child->process.signal(SIGKILL);
-    });
+    const State before = u.life.state;
+    const bool asked = before == State::stopping;  // stopped on purpose
+    if (!asked && !shutting_down_) log_.log(kRun, fmt::format("{} exited with code {}", u.role, code));
+    handle(u, Event::exited, code);
+    if (asked && !shutting_down_ && u.life.state == State::stopped)
+      log_.log(kRun, "'" + u.role + "' stopped (from the dashboard)");
   }
 
   // --- restart on change ---------------------------------------------------------------------------
@@ -808,8 +633,12 @@ class Supervisor {
   }
 
   void changed(Unit& u, const fs::path& path, const char* what) {
-    if (shutting_down_ || !u.ever_ready) return;
-    if (u.restarting || u.setup_job) {
+    if (shutting_down_) return;
+    const Lifecycle& l = u.life;
+    // Not before its first start is over (its own build may write files), nor while stopped from
+    // the dashboard; a crashed or given-up service starts again with the change.
+    if (l.state == State::waiting || l.state == State::stopped || (l.state == State::starting && l.starts == 1)) return;
+    if ((l.state == State::stopping && l.then_start) || (l.state == State::starting && l.ever_ready) || u.setup_job) {
       u.pending_change = path;
       return;
     }
@@ -859,8 +688,7 @@ class Supervisor {
       u.setup_needed = false;
       return run_setup(u);
     }
-    u.restarting = true;
-    stop(u);
+    handle(u, Event::restart);
   }
 
   // A changed service.yml takes effect with the restart (its routes need a new exo run).
@@ -908,11 +736,10 @@ class Supervisor {
                                      u.role, code));
         return;
       }
-      u.restarting = true;
-      stop(u);
+      handle(u, Event::restart);
     };
     u.setup_job = job;
-    attach(job);
+    children_.attach(job);
   }
 
   // --- shutting down -------------------------------------------------------------------------------
@@ -932,10 +759,11 @@ class Supervisor {
     for (auto& u : units_) {
       if (u->timer) u->timer->cancel();
       if (u->debounce) u->debounce->cancel();
+      if (u->back_off) u->back_off->cancel();
     }
     // Services first, while the bus still runs; ExoCom after them, NATS last.
     for (auto& u : units_)
-      if (u->kind != Unit::Kind::exocom && u->kind != Unit::Kind::nats) stop(*u);
+      if (u->kind != Unit::Kind::exocom && u->kind != Unit::Kind::nats) handle(*u, Event::shutdown);
     for (auto& u : units_)
       if (u->setup_job && !u->setup_job->exited) u->setup_job->process.signal(SIGTERM);
     continue_shutdown();
@@ -947,31 +775,22 @@ class Supervisor {
       if (nats_ && c == nats_->child) return true;
       return std::any_of(buses_.begin(), buses_.end(), [&](const Unit* b) { return c == b->child; });
     };
-    if (std::any_of(children_.begin(), children_.end(), [&](const auto& c) { return !infrastructure(c); })) return;
+    if (std::any_of(children_.running().begin(), children_.running().end(), [&](const auto& c) { return !infrastructure(c); })) return;
     bool buses_running = false;
     for (Unit* b : buses_)
       if (running(b)) {
         buses_running = true;
-        if (b->state != Unit::State::stopping) stop(*b);
+        handle(*b, Event::shutdown);
       }
     if (buses_running) return;
     if (running(nats_)) {
-      if (nats_->state != Unit::State::stopping) stop(*nats_);
+      handle(*nats_, Event::shutdown);
       return;
     }
     io_.stop();
   }
 
   std::string bus_name(const Unit& u) const { return buses_.size() == 1 && !nats_ ? "ExoCom" : "ExoCom node " + u.role; }
-
-  size_t service_index(const Unit& u) const {
-    size_t i = 0;
-    for (const auto& x : units_) {
-      if (x.get() == &u) return i;
-      if (x->kind == Unit::Kind::service) ++i;
-    }
-    return 0;
-  }
 
   const config::Application& app_;
   std::map<std::string, config::Service> services_;  // a copy: service.yml may change while running
@@ -981,13 +800,16 @@ class Supervisor {
   // A closed terminal (SIGHUP) or a reader of the log stream that went away (SIGPIPE) ends the run
   // as Ctrl-C does: everything stops and containers are removed, instead of exo dying mid-way.
   asio::signal_set signals_{io_, SIGINT, SIGTERM, SIGHUP};
-  asio::signal_set children_signal_{io_, SIGCHLD};
   std::vector<std::unique_ptr<Unit>> units_;
   std::vector<Unit*> buses_;  // ExoCom, or the nodes of an ExoCom cluster (--bus-nodes)
   Unit* nats_ = nullptr;      // with --bus-nodes
   PortReservation* reservation_ = nullptr;
   uint16_t gateway_port_ = 0;
-  std::vector<std::shared_ptr<Child>> children_;
+  // Every child's output as lines, its exit as an event; once exo run stops, each exit moves the
+  // shutdown on.
+  Children children_{io_, [this] {
+                       if (shutting_down_) continue_shutdown();
+                     }};
   std::unique_ptr<Watcher> watcher_;
   std::unique_ptr<asio::posix::stream_descriptor> watch_descriptor_;
   std::string change_what_ = "changed";
@@ -995,6 +817,8 @@ class Supervisor {
   bool announced_ = false;
   std::string observe_token_ = random_hex(16);  // ExoCom's /observe, for the dashboard only
   std::unique_ptr<Dashboard> dashboard_;
+  std::chrono::milliseconds stop_timeout_ = kDefaultStopTimeout;
+  std::optional<std::string> stop_timeout_setting_;  // EXOSPHERE_STOP_TIMEOUT for what exo run starts
   bool shutting_down_ = false;
   int exit_code_ = 0;
 };

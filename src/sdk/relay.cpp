@@ -274,8 +274,9 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
     ++running;
     if (t.frame) {
       queued_frames.pop_front();
-      // The I/O thread tells ExoCom of started frames: at once when the queue is empty, else in batches.
-      if (queued_frames.empty() || t.frame % kAcknowledgeEvery == 0) wake();
+      // The I/O thread tells ExoCom of started frames on its own timer (kAcknowledgeWithin); a
+      // handler thread working through a backlog wakes it once a batch, so the window keeps moving.
+      if (t.frame % kAcknowledgeEvery == 0 && !queued_frames.empty()) wake();
     }
     return t;
   }

@@ -2,7 +2,10 @@
 // scenario ends by checking that no process it started is left.
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <regex>
 #include <thread>
@@ -310,7 +313,7 @@ TEST(ExoRun, AnExoComThatKeepsCrashingStopsTheRun) {
   auto code = exo->wait_exit(20s);
   ASSERT_TRUE(code) << exo->output().text();
   EXPECT_EQ(*code, 1);
-  EXPECT_NE(exo->output().text().find("'exocom' crashed 5 times in a row; giving up on it"), std::string::npos)
+  EXPECT_NE(exo->output().text().find("'exocom' crashed 6 times in a row; giving up on it (exit code "), std::string::npos)
       << exo->output().text();
 }
 
@@ -318,7 +321,7 @@ TEST(ExoRun, RestartOnFailureWithBackOffThenGivesUp) {
   App app;
   app.service("users", "echo users ready; exit 2", "users ready", "restart:\n  on-failure: true\n  max-restarts: 2\n");
   auto exo = app.run();
-  ASSERT_NE(exo->output().wait_for("crashed 2 times in a row; giving up on it", 20s), std::string::npos)
+  ASSERT_NE(exo->output().wait_for("crashed 3 times in a row; giving up on it", 20s), std::string::npos)
       << exo->output().text();
   std::string out = exo->output().text();
   EXPECT_NE(out.find("restarting 'users' in 250ms (restart: on-failure)"), std::string::npos) << out;
@@ -488,4 +491,171 @@ TEST(ExoRun, BusNodesMustBeANumber) {
   EXPECT_EQ(*code, 1);
   EXPECT_NE(exo->output().wait_for("--bus-nodes: 'many' is not a number of ExoCom nodes from 1 to 9"), std::string::npos)
       << exo->output().text();
+}
+
+namespace {
+
+// When each line containing `needle` appeared, as the test saw it, until `count` of them came.
+std::vector<std::chrono::steady_clock::time_point> arrivals(Watched& exo, const std::string& needle, size_t count,
+                                                            std::chrono::seconds timeout) {
+  std::vector<std::chrono::steady_clock::time_point> at;
+  for (auto end = std::chrono::steady_clock::now() + timeout; at.size() < count && std::chrono::steady_clock::now() < end;) {
+    size_t seen = exo.output().count(needle);
+    while (at.size() < seen) at.push_back(std::chrono::steady_clock::now());
+    std::this_thread::sleep_for(5ms);
+  }
+  return at;
+}
+
+long ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count());
+}
+
+// The dashboard's address and token, from the line exo run prints.
+std::pair<uint16_t, std::string> dashboard_of(Watched& exo) {
+  std::string out = exo.output().text();
+  size_t at = out.find("dashboard at http://localhost:");
+  if (at == std::string::npos) return {0, ""};
+  at += 30;
+  uint16_t port = static_cast<uint16_t>(std::stoi(out.substr(at)));
+  size_t t = out.find("token=", at) + 6;
+  return {port, out.substr(t, out.find_first_of("\r\n &", t) - t)};
+}
+
+// POST to the dashboard as its page does; the status code.
+int post(uint16_t port, const std::string& token, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return 0;
+  }
+  std::string req = "POST " + path + " HTTP/1.1\r\nHost: localhost:" + std::to_string(port) + "\r\nX-Exo-Token: " + token +
+                    "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  (void)!::write(fd, req.data(), req.size());
+  std::string answer;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) answer.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return answer.size() > 12 ? std::stoi(answer.substr(9, 3)) : 0;
+}
+
+}  // namespace
+
+// A service that crashes before it is ever ready is restarted with a doubling delay (it used to be
+// restarted every 250 ms forever), then given up on with one line that names it and shows its last
+// output; the rest keeps running.
+TEST(ExoRun, AServiceCrashingBeforeReadyBacksOffThenIsGivenUp) {
+  App app;
+  app.service("users", "echo connecting to the store; echo \"Error: cannot open users.db\" >&2; exit 1", "users ready",
+              "restart:\n  on-failure: true\n  max-restarts: 3\n");
+  auto exo = app.run();
+  auto exits = arrivals(*exo, "users exited with code 1", 4, 20s);
+  ASSERT_EQ(exits.size(), 4u) << exo->output().text();
+  // Each restart waits at least its delay (and not much more): 250, 500, 1000 ms.
+  long expected = 250;
+  for (size_t i = 1; i < exits.size(); ++i, expected *= 2) {
+    EXPECT_GE(ms_between(exits[i - 1], exits[i]), expected - 20) << i << "\n" << exo->output().text();
+    EXPECT_LT(ms_between(exits[i - 1], exits[i]), expected + 1500) << i;
+  }
+  ASSERT_NE(exo->output().wait_for("giving up on it", 5s), std::string::npos) << exo->output().text();
+  std::string out = exo->output().text();
+  EXPECT_NE(out.find("restarting 'users' in 250ms"), std::string::npos) << out;
+  EXPECT_NE(out.find("restarting 'users' in 500ms"), std::string::npos) << out;
+  EXPECT_NE(out.find("restarting 'users' in 1000ms"), std::string::npos) << out;
+  EXPECT_EQ(out.find("restarting 'users' in 2000ms"), std::string::npos) << out;
+  EXPECT_NE(out.find("'users' crashed 4 times in a row; giving up on it (exit code 1, its last output: "
+                     "\"connecting to the store\" | \"Error: cannot open users.db\"); it starts again when its files "
+                     "change or with Restart on the dashboard"),
+            std::string::npos)
+      << out;
+  // Given up means no more starts: a marked line printed now is the last thing about 'users'.
+  EXPECT_EQ(exo->output().count("users exited with code 1"), 4u);
+  ctrl_c(*exo);
+  EXPECT_EQ(exo->output().count("users exited with code 1"), 4u) << exo->output().text();
+}
+
+// ExoCom restarted after a crash but unable to start (its port taken by someone else) backs off
+// and is given up on too; without the bus exo run stops everything and exits 1, saying why.
+TEST(ExoRun, AnExoComThatCannotStartAgainStopsTheRun) {
+  App app;
+  auto exo = app.run();
+  ASSERT_NE(exo->output().wait_for("all services online", 20s), std::string::npos) << exo->output().text();
+  uint16_t port = port_after(exo->output().text(), "ExoCom is running at port ");
+  // Up for longer than kStableAfter: the crash below starts a new series, as a real one would.
+  std::this_thread::sleep_for(std::chrono::milliseconds(10500));
+  int pid = exocom_of(app);
+  ASSERT_GT(pid, 0);
+  ::kill(pid, SIGKILL);
+  int squatter = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;  // the services' connections to the dead bus linger in TIME_WAIT on its port
+  ::setsockopt(squatter, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool bound = false;
+  for (int i = 0; i < 200 && !bound; ++i) {
+    bound = ::bind(squatter, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(squatter, 8) == 0;
+    if (!bound) std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(bound) << "could not take ExoCom's port after it died";
+  auto code = exo->wait_exit(30s);
+  ::close(squatter);
+  ASSERT_TRUE(code) << exo->output().text();
+  EXPECT_EQ(*code, 1);
+  std::string out = exo->output().text();
+  for (int delay : {250, 500, 1000, 2000, 4000})
+    EXPECT_NE(out.find("restarting 'exocom' in " + std::to_string(delay) + "ms"), std::string::npos) << delay << "\n" << out;
+  EXPECT_NE(out.find("'exocom' crashed 6 times in a row; giving up on it (exit code "), std::string::npos) << out;
+  EXPECT_NE(out.find("; the application cannot run without it"), std::string::npos) << out;
+  EXPECT_NE(out.find("stopping everything ..."), std::string::npos) << out;
+}
+
+// Restart pressed while the service is still stopping (Stop pressed before, its SIGTERM handler
+// slow) starts it again once it has stopped; it used to answer 204 and do nothing.
+TEST(ExoRun, RestartWhileStoppingRestartsOnceStopped) {
+  App app;
+  app.service("users", "trap \"echo stopping slowly; sleep 1; echo stopped now; exit 0\" TERM; echo users ready; "
+                       "while true; do sleep 0.05; done",
+              "users ready");
+  auto exo = app.run();
+  ASSERT_NE(exo->output().wait_for("exo-run  dashboard at http://localhost:", 20s), std::string::npos) << exo->output().text();
+  auto [port, token] = dashboard_of(*exo);
+  size_t mark = exo->output().text().size();
+  EXPECT_EQ(post(port, token, "/api/services/users/stop"), 204);
+  ASSERT_NE(exo->output().wait_for("stopping slowly", 10s, mark), std::string::npos) << exo->output().text();
+  EXPECT_EQ(post(port, token, "/api/services/users/restart"), 204);
+  ASSERT_NE(exo->output().wait_for("'users' restarted successfully", 10s, mark), std::string::npos) << exo->output().text();
+  std::string out = exo->output().text().substr(mark);
+  EXPECT_NE(out.find("restarting 'users' (from the dashboard) once it has stopped"), std::string::npos) << out;
+  EXPECT_LT(out.find("stopped now"), out.find("'users' restarted successfully")) << out;
+  EXPECT_EQ(out.find("'users' stopped (from the dashboard)"), std::string::npos) << out;
+  ctrl_c(*exo);
+}
+
+// The stop bound: a service gets EXOSPHERE_STOP_TIMEOUT when the user set it, and one that ignores
+// SIGTERM is killed after that bound plus 1 s, with a line saying so.
+TEST(ExoRun, AServiceThatIgnoresSigtermIsKilledAfterTheStopBound) {
+  App app;
+  app.service("users", "trap \"\" TERM; echo \"bound=$EXOSPHERE_STOP_TIMEOUT\"; echo users ready; exec sleep 600", "users ready");
+  auto eq = app.token.find('=');
+  auto exo = start_exo({"run", "--no-dashboard"}, app.box.path(),
+                       {{app.token.substr(0, eq), app.token.substr(eq + 1)}, {"EXOSPHERE_STOP_TIMEOUT", "1"}});
+  ASSERT_NE(exo->output().wait_for("all services online", 20s), std::string::npos) << exo->output().text();
+  EXPECT_NE(exo->output().text().find("     users  bound=1"), std::string::npos) << exo->output().text();
+  auto asked = std::chrono::steady_clock::now();
+  exo->signal(SIGINT);
+  auto code = exo->wait_exit(15s);
+  ASSERT_TRUE(code) << exo->output().text();
+  long took = ms_between(asked, std::chrono::steady_clock::now());
+  EXPECT_EQ(*code, 0);
+  EXPECT_GE(took, 1900) << "SIGKILL before the bound plus its margin";
+  EXPECT_LT(took, 5000);
+  EXPECT_NE(exo->output().text().find("'users' did not stop within 1 s of SIGTERM; killed"), std::string::npos)
+      << exo->output().text();
+  EXPECT_EQ(exo->output().text().find("'web' did not stop"), std::string::npos) << exo->output().text();
 }
