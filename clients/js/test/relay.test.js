@@ -12,7 +12,8 @@ test('registers, sends and requests', async () => {
   const relay = new Relay({ host: '127.0.0.1', port, role: 'web', log: quiet });
   await relay.start();
   const reg = await exocom.waitForRegistration('web');
-  assert.deepEqual(reg.payload, { ack: true, errors: true });
+  assert.deepEqual({ ...reg.payload, instance: undefined }, { ack: true, errors: true, receipts: true, instance: undefined, epoch: 1 });
+  assert.equal(reg.payload.instance, relay.instance);
   exocom.replyTo('users.list', 'users.listed', { count: 0 });
   const reply = await relay.request('users.list', {});
   assert.equal(reply.name, 'users.listed');
