@@ -280,7 +280,7 @@ struct Cluster::Impl {
     if (!store) return;
     for (NodeIndex j = 1; j < nodes.size(); ++j)
       if (nodes[j].alive && nodes[j].name < options.node) return;  // theirs to take
-    store->adopt(nodes[i].name);
+    store->adopt(nodes[i].name, nodes[i].boot);
   }
 
   // A node went away or lost us: what it had not confirmed is routed again.

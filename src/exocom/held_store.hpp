@@ -48,9 +48,12 @@ class HeldStore {
   uint64_t put(const Message& message);
   // The message reached its receiver: its copy may go.
   void forget(uint64_t key);
-  // Reads what `node` left (a node that died, or this node's previous run) for `adopted`.
-  void adopt(const std::string& node);
-  size_t copies() const;  // held here now, for /status
+  // Reads all that `node` left (a node that died, or this node's previous run) for `adopted`,
+  // retrying until it is all read (or has expired); logs how many it took and could not take.
+  // With `run` (the dead node's boot id), only after claiming that run in JetStream, so that of
+  // two nodes burying it only one takes its messages over.
+  void adopt(const std::string& node, const std::string& run = {});
+  size_t copies() const;  // held here now and confirmed by JetStream, for /status
   // Waits (a second at most) for JetStream's answers to the copies in flight, before the
   // connection closes: none may arrive once this store is gone.
   void settle();
