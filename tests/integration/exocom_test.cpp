@@ -621,15 +621,21 @@ TEST_P(ExocomLog, JsonFormat) {
 
 // --- shutdown ----------------------------------------------------------------------------------
 
-TEST(ExocomShutdown, SigtermClosesEveryConnectionWith1001) {
-  Bus bus(BusKind::single, kRoutes);
+class ExocomShutdown : public ::testing::TestWithParam<BusKind> {};
+
+// One node or a node of a cluster (docs/architecture.md, "Stopping"): close 1001, exit 0, within
+// the stop bound (5 s).
+TEST_P(ExocomShutdown, SigtermClosesEveryConnectionWith1001AndExits0WithinTheBound) {
+  Bus bus(GetParam(), kRoutes);
   auto web = registered(bus, "web");
+  auto t0 = std::chrono::steady_clock::now();
   bus.node(0).process().signal(SIGTERM);
   auto closed = web.wait_close(5s);
   ASSERT_TRUE(closed);
   EXPECT_TRUE(closed->clean);
   EXPECT_EQ(closed->code, 1001);
   EXPECT_EQ(bus.node(0).process().wait(), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s * kSlowdown);
 }
 
 TEST(ExocomConfig, DefaultPortIs80) {
@@ -653,6 +659,7 @@ INSTANTIATE_TEST_SUITE_P(Bus, ExocomInstances, ::testing::Values(BusKind::single
 INSTANTIATE_TEST_SUITE_P(Bus, ExocomBuffer, ::testing::Values(BusKind::single, BusKind::cluster), kind_name);
 INSTANTIATE_TEST_SUITE_P(Bus, ExocomSecurity, ::testing::Values(BusKind::single, BusKind::cluster), kind_name);
 INSTANTIATE_TEST_SUITE_P(Bus, ExocomLog, ::testing::Values(BusKind::single, BusKind::cluster), kind_name);
+INSTANTIATE_TEST_SUITE_P(Bus, ExocomShutdown, ::testing::Values(BusKind::single, BusKind::cluster), kind_name);
 
 // In AWS, ExoCom's log lines go to CloudWatch Logs, which turns lines in Embedded Metric Format
 // into metrics: the dashboard's and the alarms' ExoCom figures.
