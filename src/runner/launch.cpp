@@ -36,11 +36,6 @@ const UnitSpec* dependency_unit(const Placement& p, const std::string& name) {
   return nullptr;
 }
 
-const ContainerSpec* spec_of(const Placement& p, const std::string& role) {
-  if (!p.containers) return nullptr;
-  auto it = p.containers->specs.find(role);
-  return it == p.containers->specs.end() ? nullptr : &it->second;
-}
 
 void add_env(std::vector<std::string>& argv, const std::string& name, const std::string& value) {
   argv.insert(argv.end(), {"-e", name + "=" + value});
@@ -80,7 +75,7 @@ Launch described_container(const UnitSpec& u, const ContainerSpec& spec, const P
 // `<engine> run` of the unit's image, attached: its output is the unit's, and the engine passes
 // the SIGTERM of a stop on to the container.
 Launch container(const UnitSpec& u, const Placement& p) {
-  if (const ContainerSpec* spec = spec_of(p, u.role)) return described_container(u, *spec, p);
+  if (const ContainerSpec* spec = spec_of(p.containers, u.role)) return described_container(u, *spec, p);
   const Containers& c = *p.containers;
   Launch l;
   auto& argv = l.argv;
@@ -97,7 +92,7 @@ Launch container(const UnitSpec& u, const Placement& p) {
     argv.push_back(c.exocom_image);
     argv.push_back("exocom");
     if (p.log_payloads) argv.push_back("--log-payloads");
-    if (p.gateway && !spec_of(p, "exocom")) {
+    if (p.gateway && !spec_of(p.containers, "exocom")) {
       argv.insert(argv.end(), {"--gateway-port", std::to_string(p.gateway_port), "--gateway-role", p.gateway->role});
       for (const auto& o : p.gateway->origins) argv.insert(argv.end(), {"--gateway-origin", o});
     }

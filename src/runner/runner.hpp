@@ -46,14 +46,20 @@ struct Containers {
   std::string name(const std::string& role) const { return network + "-" + role; }
 };
 
-// The stop bound (common/signals.hpp): exo run passes EXOSPHERE_STOP_TIMEOUT on to what it starts
-// when the user set it, and sends SIGKILL only after the bound plus kStopMargin.
+// The container of `role` as given, or nullptr (also when `c` is: not a container run).
+inline const ContainerSpec* spec_of(const Containers* c, const std::string& role) {
+  if (!c) return nullptr;
+  auto it = c->specs.find(role);
+  return it == c->specs.end() ? nullptr : &it->second;
+}
 
 struct RunOptions {
   std::vector<std::string> only;     // show only these roles' lines (exo-run's own always show)
   bool watch = true;                 // restart services when their files change
   std::chrono::milliseconds debounce{100};
-  // The stop bound; none: EXOSPHERE_STOP_TIMEOUT from the environment, else kDefaultStopTimeout.
+  // The stop bound (common/signals.hpp); none: EXOSPHERE_STOP_TIMEOUT from the environment, else
+  // kDefaultStopTimeout. Passed on to what exo run starts when the user set it; SIGKILL only after
+  // the bound plus kStopMargin.
   std::optional<std::chrono::milliseconds> stop_timeout;
   std::filesystem::path exocom_binary;
   std::map<std::string, std::string> extra_env;  // given to every service (e.g. where the SDK is)

@@ -1,26 +1,20 @@
 // `exo run`: one thread, one event loop. Every child's output, its exit, file changes, timers and
 // signals are events; nothing blocks the loop for long.
-#include <sys/prctl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <deque>
 #include <memory>
 #include <optional>
-#include <set>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 
 #include "common/error.hpp"
 #include "common/ids.hpp"
-#include "common/files.hpp"
 #include "common/process.hpp"
-#include "common/text.hpp"
-#include "common/time.hpp"
+#include "runner/change_watch.hpp"
 #include "runner/child_io.hpp"
 #include "runner/dashboard.hpp"
 #include "runner/launch.hpp"
@@ -28,7 +22,7 @@
 #include "runner/ports.hpp"
 #include "runner/probe.hpp"
 #include "runner/runner.hpp"
-#include "runner/watcher.hpp"
+#include "runner/unit_graph.hpp"
 
 namespace exo::runner {
 
@@ -51,14 +45,6 @@ struct Unit : UnitSpec {
   std::unique_ptr<asio::steady_timer> timer;     // readiness polls and the start deadline
   std::unique_ptr<asio::steady_timer> back_off;  // while backing off
   std::deque<std::string> last_lines;            // of the current run, for the give-up line
-  // Change watching.
-  std::optional<fs::path> pending_change;  // a change seen while restarting
-  std::unique_ptr<asio::steady_timer> debounce;
-  fs::path changed_path;
-  bool setup_needed = false;
-  std::shared_ptr<Child> setup_job;
-  // Paths changed within the debounce window, with their first and last event.
-  std::map<fs::path, std::pair<std::string, std::string>> changes;
 };
 
 class Supervisor {
@@ -72,12 +58,7 @@ class Supervisor {
 
   int run() {
     resolve_stop_timeout();
-    {
-      PortReservation ports;  // every port picked while building the units is different
-      reservation_ = &ports;
-      build_units();
-      reservation_ = nullptr;
-    }
+    build_units();
     signals_.add(SIGPIPE);
     if (options_.dashboard_port) open_dashboard(*options_.dashboard_port);
     signals_.async_wait([this](const error_code& ec, int) {
@@ -93,91 +74,23 @@ class Supervisor {
   // --- setting up --------------------------------------------------------------------------------
 
   void build_units() {
-    if (const config::GatewayConfig* g = app_.gateway(); g && !container_spec("exocom")) {
-      gateway_port_ = static_cast<uint16_t>(options_.gateway_port >= 0 ? options_.gateway_port : g->port);
-      if (options_.containers && gateway_port_ == 0) gateway_port_ = free_port(reservation_);  // published: known first
-      if (gateway_port_ && port_open(gateway_port_))
-        throw UserError(fmt::format("the gateway port {} is already in use; stop what uses it or change it in application.yml",
-                                    gateway_port_));
-    }
-    std::map<std::string, config::Service> with_routes;
-    for (const auto& [role, s] : services_) with_routes.emplace(role, s);
-    std::string service_data = config::to_service_data(config::compile_routes(app_, with_routes));
-    // With --bus-nodes N: nats-server with JetStream, then N ExoCom nodes joined through it.
-    Unit* nats = options_.bus_nodes > 0 ? &nats_unit() : nullptr;
-    int buses = std::max(options_.bus_nodes, 1);
-    for (int i = 0; i < buses; ++i) {
-      auto exocom = std::make_unique<Unit>();
-      exocom->role = options_.bus_nodes > 0 ? fmt::format("exocom-{}", i + 1) : "exocom";
-      exocom->kind = Unit::Kind::exocom;
-      exocom->online_text = "ExoCom online at port ";
-      exocom->timeout = std::chrono::seconds(10);
-      exocom->env["SERVICE_DATA"] = service_data;
-      if (options_.dashboard_port && !options_.containers) exocom->env["EXOCOM_OBSERVE_TOKEN"] = observe_token_;
-      exocom->dir = app_.root;
-      if (nats) exocom->needs.push_back(nats);
-      buses_.push_back(exocom.get());
-      units_.push_back(std::move(exocom));
-    }
-
-    std::set<uint16_t> taken;
-    for (const auto& ref : app_.services) {
-      if (ref.location.empty())
-        throw UserError("'" + ref.role + "' runs the Docker image " + ref.docker_image +
-                        (options_.containers ? "; exo run --docker runs services from their folders only (an image's own service.yml is not read yet)"
-                                             : "; exo run starts local processes only, so run this application with 'exo run --docker'"));
-      const config::Service& s = services_.at(ref.role);
-      if (s.startup.command.empty() && !options_.containers)
-        throw UserError(s.file + ": startup.command is missing; exo run needs it to start '" + ref.role + "'");
+    PortReservation ports;  // every port picked while building the units is different
+    Host host{[&ports] { return free_port(&ports); }, port_open, find_program, data_root(), observe_token_};
+    UnitGraph graph = build_graph(app_, services_, options_, host);
+    for (UnitSpec& spec : graph.units) {
       auto u = std::make_unique<Unit>();
-      u->role = ref.role;
-      u->service = &s;
-      u->dir = s.dir;
-      u->command = s.startup.command;
-      u->online_text = s.startup.online_text;
-      u->health = s.startup.health_check;
-      u->timeout = std::chrono::seconds(s.startup.timeout_seconds);
-      if (const ContainerSpec* spec = container_spec(ref.role); spec && !spec->probe_path.empty()) {
-        u->online_text.clear();
-        u->health = config::HealthCheck{spec->probe_path, false};
-      }
-      // A container described in full publishes nothing of its own: its port is the container's.
-      u->port = container_spec(ref.role)      ? static_cast<uint16_t>(s.port)
-                : options_.ports.count(ref.role) ? options_.ports.at(ref.role)
-                                                 : service_port(s, ref.role);
-      if (options_.ports.count(ref.role) && port_open(u->port))
-        throw UserError(fmt::format("port {} (--port {}={}) is already in use", u->port, ref.role, u->port));
-      if (u->port && !container_spec(ref.role) && !taken.insert(u->port).second)
-        throw UserError(fmt::format("port {} is given to two services; change one of them in its service.yml", u->port));
-      u->needs.insert(u->needs.end(), buses_.begin(), buses_.end());
-      for (const auto& d : s.dependencies) u->needs.push_back(&dependency(d, ref.role));
+      static_cast<UnitSpec&>(*u) = std::move(spec);
       units_.push_back(std::move(u));
     }
-    for (auto& u : units_)
-      if (u->kind == Unit::Kind::service)
-        for (const auto& dep_role : app_.find(u->role)->depends_on) u->needs.push_back(find(dep_role));
-    check_cycles();
-  }
-
-  // nats-server with JetStream, its data in the application's data folder.
-  Unit& nats_unit() {
-    std::string binary = find_program("nats-server");
-    if (binary.empty())
-      throw UserError("--bus-nodes needs nats-server on PATH (Debian: apt install nats-server); run without --bus-nodes for one ExoCom");
-    auto u = std::make_unique<Unit>();
-    u->role = "nats";
-    u->kind = Unit::Kind::nats;
-    u->port = free_port(reservation_);
-    fs::path data = data_root() / "nats";
-    std::error_code ec;
-    fs::create_directories(data, ec);
-    u->command = fmt::format("{} -a 127.0.0.1 -p {} -js -sd {}", shell_quote(binary), u->port, shell_quote(data.string()));
-    u->online_text = "Server is ready";
-    u->timeout = std::chrono::seconds(20);
-    u->dir = app_.root;
-    nats_ = u.get();
-    units_.push_back(std::move(u));
-    return *nats_;
+    for (size_t i = 0; i < units_.size(); ++i)
+      for (size_t n : graph.needs[i]) units_[i]->needs.push_back(units_[n].get());
+    for (size_t b : graph.buses) buses_.push_back(units_[b].get());
+    if (graph.nats) {
+      nats_ = units_[*graph.nats].get();
+      std::error_code ec;
+      fs::create_directories(data_root() / "nats", ec);  // JetStream's folder: the graph only names it
+    }
+    gateway_port_ = graph.gateway_port;
   }
 
   fs::path data_root() const { return options_.data_dir.empty() ? app_.root / ".exosphere/data" : options_.data_dir; }
@@ -190,70 +103,8 @@ class Supervisor {
     return name;
   }
 
-  uint16_t service_port(const config::Service& s, const std::string& role) {
-    uint16_t port = static_cast<uint16_t>(s.port);
-    for (const auto& mapping : s.docker_ports) {
-      auto host = split(mapping, ':').front();
-      try {
-        port = static_cast<uint16_t>(std::stoi(host));
-      } catch (const std::exception&) {
-        throw UserError(s.file + ": docker.ports '" + mapping + "' is not <host port>:<container port>");
-      }
-      break;
-    }
-    if (port == 0) return free_port(reservation_);
-    if (port_open(port))
-      throw UserError(fmt::format("port {} of '{}' is already in use; stop what uses it or change the port in {}", port,
-                                  role, s.file));
-    return port;
-  }
-
-  Unit& dependency(const config::ServiceDependency& d, const std::string& role) {
-    for (auto& u : units_)
-      if (u->kind == Unit::Kind::dependency && u->role == d.name) return *u;
-    if (d.command.empty() && !options_.containers)
-      throw UserError("dependency '" + d.name + "' of '" + role + "' is the Docker image " + d.image +
-                      (d.version.empty() ? "" : ":" + d.version) +
-                      "; give it a 'command' to run it locally, or use 'exo run --docker'");
-    auto u = std::make_unique<Unit>();
-    u->role = d.name;
-    u->kind = Unit::Kind::dependency;
-    u->command = d.command;
-    u->online_text = d.online_text;
-    u->env = d.environment;
-    u->dir = app_.root;
-    u->port = free_port(reservation_);
-    units_.push_back(std::move(u));
-    return *units_.back();
-  }
-
-  Unit* find(const std::string& role) {
-    for (auto& u : units_)
-      if (u->role == role && u->kind == Unit::Kind::service) return u.get();
-    bug("unknown role after validation", __FILE__, __LINE__);
-  }
-
-  void check_cycles() {
-    std::map<Unit*, int> mark;
-    std::function<void(Unit*, std::vector<std::string>&)> visit = [&](Unit* u, std::vector<std::string>& path) {
-      if (mark[u] == 2) return;
-      path.push_back(u->role);
-      if (mark[u] == 1) throw UserError("services depend on each other in a circle: " + join(path, " → "));
-      mark[u] = 1;
-      for (Unit* n : u->needs) visit(n, path);
-      mark[u] = 2;
-      path.pop_back();
-    };
-    for (auto& u : units_) {
-      std::vector<std::string> path;
-      visit(u.get(), path);
-    }
-  }
-
   const ContainerSpec* container_spec(const std::string& role) const {
-    if (!options_.containers) return nullptr;
-    auto it = options_.containers->specs.find(role);
-    return it == options_.containers->specs.end() ? nullptr : &it->second;
+    return spec_of(options_.containers ? &*options_.containers : nullptr, role);
   }
 
   // Where everything is, for the command lines (launch.hpp).
@@ -566,11 +417,7 @@ class Supervisor {
     } else {
       log_.log(kRun, "dependency '" + u.role + "' is running");
     }
-    if (u.pending_change) {
-      auto path = *u.pending_change;
-      u.pending_change.reset();
-      changed(u, path, "changed");
-    }
+    if (watch_) watch_->became_ready(u.role);
     start_what_can_start();
     if (!announced_ && std::all_of(units_.begin(), units_.end(), [](const auto& x) { return x->life.ever_ready; })) {
       announced_ = true;
@@ -612,134 +459,11 @@ class Supervisor {
   // --- restart on change ---------------------------------------------------------------------------
 
   void start_watching() {
-    watcher_ = std::make_unique<Watcher>();
+    watch_ = std::make_unique<ChangeWatch>(io_, children_, log_, services_, options_,
+                                           [this](const std::string& role) { return shown(role); });
     for (auto& u : units_)
-      if (u->kind == Unit::Kind::service) watcher_->add(u->role, u->dir, u->service->restart.ignore);
-    watch_descriptor_ = std::make_unique<asio::posix::stream_descriptor>(io_, ::dup(watcher_->fd()));
-    wait_for_changes();
-  }
-
-  void wait_for_changes() {
-    watch_descriptor_->async_wait(asio::posix::stream_descriptor::wait_read, [this](const error_code& ec) {
-      if (ec) return;
-      int overflows = watcher_->overflows();
-      watcher_->read([this](const std::string& role, const fs::path& path, const char* what) {
-        changed(*find(role), path, what);
-      });
-      if (watcher_->overflows() != overflows)
-        log_.log(kRun, "too many file changes at once for the kernel's event queue; rescanned the service folders");
-      wait_for_changes();
-    });
-  }
-
-  void changed(Unit& u, const fs::path& path, const char* what) {
-    if (shutting_down_) return;
-    const Lifecycle& l = u.life;
-    // Not before its first start is over (its own build may write files), nor while stopped from
-    // the dashboard; a crashed or given-up service starts again with the change.
-    if (l.state == State::waiting || l.state == State::stopped || (l.state == State::starting && l.starts == 1)) return;
-    if ((l.state == State::stopping && l.then_start) || (l.state == State::starting && l.ever_ready) || u.setup_job) {
-      u.pending_change = path;
-      return;
-    }
-    auto [it, fresh] = u.changes.try_emplace(path, what, what);
-    if (!fresh) it->second.second = what;
-    // Editors write in bursts: act once things are quiet.
-    if (!u.debounce) u.debounce = std::make_unique<asio::steady_timer>(io_);
-    u.debounce->expires_after(options_.debounce);
-    u.debounce->async_wait([this, &u](const error_code& ec) {
-      if (!ec) settle(u);
-    });
-  }
-
-  // The burst is over. Files that appeared and vanished within it (an editor's or tool's temporary
-  // file saved by rename) are no change at all.
-  void settle(Unit& u) {
-    auto changes = std::move(u.changes);
-    u.changes.clear();
-    std::error_code ec;
-    std::optional<std::pair<fs::path, std::string>> last;
-    size_t count = 0;
-    const auto& setup_on = u.service->restart.setup_on;
-    for (const auto& [path, events] : changes) {
-      if (events.first == "created" && !fs::exists(path, ec)) continue;
-      last = {path, events.second};
-      ++count;
-      std::string rel = path.lexically_relative(u.dir).generic_string();
-      if (!u.service->setup.empty() &&
-          (setup_on.empty() || std::any_of(setup_on.begin(), setup_on.end(), [&](const auto& g) { return glob_match(g, rel); })))
-        u.setup_needed = true;
-    }
-    if (!last) return;
-    u.changed_path = last->first;
-    change_what_ = last->second;
-    change_count_ = count;
-    restart_for_change(u);
-  }
-
-  void restart_for_change(Unit& u) {
-    if (change_count_ > 1)
-      log_.log(kRun, fmt::format("Restarting service '{}' because {} and {} more files changed", u.role,
-                                 u.changed_path.string(), change_count_ - 1));
-    else
-      log_.log(kRun, fmt::format("Restarting service '{}' because {} was {}", u.role, u.changed_path.string(), change_what_));
-    if (u.changed_path.filename() == "service.yml") reload(u);
-    if (u.setup_needed) {
-      u.setup_needed = false;
-      return run_setup(u);
-    }
-    handle(u, Event::restart);
-  }
-
-  // A changed service.yml takes effect with the restart (its routes need a new exo run).
-  void reload(Unit& u) {
-    try {
-      config::Warnings warnings;
-      config::Service fresh = config::load_service(u.dir, warnings);
-      for (const auto& w : warnings.lines) log_.log(kRun, "Warning: " + w);
-      if (fresh.startup.command.empty()) throw UserError(fresh.file + ": startup.command is missing");
-      services_[u.role] = std::move(fresh);
-      const config::Service& s = services_.at(u.role);
-      u.service = &s;
-      u.command = s.startup.command;
-      u.online_text = s.startup.online_text;
-      u.health = s.startup.health_check;
-      u.timeout = std::chrono::seconds(s.startup.timeout_seconds);
-    } catch (const UserError& e) {
-      log_.error(kRun, std::string(e.what()) + "; keeping the previous settings of '" + u.role + "'");
-    }
-  }
-
-  // Rebuilds while the old version keeps serving; restarts only when the build succeeded.
-  void run_setup(Unit& u) {
-    SpawnOptions o;
-    o.argv = shell(u.service->setup);
-    o.cwd = u.dir;
-    o.env = options_.extra_env;
-    o.merge_stderr = true;
-    o.die_with_parent = true;
-    auto job = std::make_shared<Child>();
-    try {
-      job->process = Process(o);
-    } catch (const UserError& e) {
-      log_.error(kRun, "setup of '" + u.role + "' could not start: " + e.what());
-      return;
-    }
-    job->on_line = [this, &u](const std::string& line) {
-      if (shown(u.role)) log_.log(u.role, line);
-    };
-    job->on_exit = [this, &u](int code) {
-      u.setup_job.reset();
-      if (shutting_down_) return;
-      if (code != 0) {
-        log_.error(kRun, fmt::format("setup of '{}' failed with exit code {}; it keeps running the previous version",
-                                     u.role, code));
-        return;
-      }
-      handle(u, Event::restart);
-    };
-    u.setup_job = job;
-    children_.attach(job);
+      if (u->kind == Unit::Kind::service) watch_->add(*u, u->life, [this, &u = *u] { handle(u, Event::restart); });
+    watch_->start();
   }
 
   // --- shutting down -------------------------------------------------------------------------------
@@ -751,21 +475,18 @@ class Supervisor {
     if (code == 0) log_.log(kRun, "shutting down ...");
     else log_.log(kRun, "stopping everything ...");
     signals_.cancel();
-    if (watch_descriptor_) watch_descriptor_->close();
     if (dashboard_) {
       log_.set_tap({});
       dashboard_->close();
     }
     for (auto& u : units_) {
       if (u->timer) u->timer->cancel();
-      if (u->debounce) u->debounce->cancel();
       if (u->back_off) u->back_off->cancel();
     }
     // Services first, while the bus still runs; ExoCom after them, NATS last.
     for (auto& u : units_)
       if (u->kind != Unit::Kind::exocom && u->kind != Unit::Kind::nats) handle(*u, Event::shutdown);
-    for (auto& u : units_)
-      if (u->setup_job && !u->setup_job->exited) u->setup_job->process.signal(SIGTERM);
+    if (watch_) watch_->stop();
     continue_shutdown();
   }
 
@@ -803,17 +524,13 @@ class Supervisor {
   std::vector<std::unique_ptr<Unit>> units_;
   std::vector<Unit*> buses_;  // ExoCom, or the nodes of an ExoCom cluster (--bus-nodes)
   Unit* nats_ = nullptr;      // with --bus-nodes
-  PortReservation* reservation_ = nullptr;
   uint16_t gateway_port_ = 0;
   // Every child's output as lines, its exit as an event; once exo run stops, each exit moves the
   // shutdown on.
   Children children_{io_, [this] {
                        if (shutting_down_) continue_shutdown();
                      }};
-  std::unique_ptr<Watcher> watcher_;
-  std::unique_ptr<asio::posix::stream_descriptor> watch_descriptor_;
-  std::string change_what_ = "changed";
-  size_t change_count_ = 1;  // files in the burst behind the restart being logged
+  std::unique_ptr<ChangeWatch> watch_;  // with RunOptions::watch
   bool announced_ = false;
   std::string observe_token_ = random_hex(16);  // ExoCom's /observe, for the dashboard only
   std::unique_ptr<Dashboard> dashboard_;
