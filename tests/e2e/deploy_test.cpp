@@ -536,18 +536,21 @@ TEST_F(Deploy, RehearsalRunsEachContainerAsItsTaskDefinitionSays) {
   ASSERT_TRUE(std::regex_search(proxy, port, std::regex("-p 127\\.0\\.0\\.1:([0-9]+):8080"))) << proxy;
   std::string origin = "http://www.shop.example.com.localhost:" + port[1].str();
   EXPECT_EQ(proxy, "docker run --rm --name shop-production-load-balancer --label exosphere.run=shop-production "
-                   "--network-alias load-balancer --network shop-production-public -p 127.0.0.1:" + port[1].str() +
+                   "--network-alias load-balancer --stop-timeout 6 --network shop-production-public -p 127.0.0.1:" +
+                       port[1].str() +
                    ":8080 -v " + (box / ".exosphere/rehearsal/production/sites").string() +
                    ":/etc/exosphere/sites:ro exosphere/proxy:0.1.0");
   std::string exocom = "docker run --rm --name shop-production-exocom --label exosphere.run=shop-production "
-                       "--network-alias exocom --network shop-production-private --network-alias "
+                       "--network-alias exocom --stop-timeout 6 --network shop-production-private --network-alias "
                        "exocom.shop-production.internal -e PORT=80 -e SERVICE_DATA={";
   EXPECT_EQ(run_of("exocom").substr(0, exocom.size()), exocom);
   EXPECT_EQ(run_of("worker"),
             "docker run --rm --name shop-production-worker --label exosphere.run=shop-production --network-alias worker "
-            "--network shop-production-private -e DATABASE_URL=postgres://db/shop?sslmode=disable "
+            "--stop-timeout 6 --network shop-production-private "
             "-e EXOCOM_HOST=exocom.shop-production.internal -e EXOCOM_PORT=80 -e ROLE=worker -e WEB_EXTERNAL_ORIGIN=" +
-                origin + " exo-rehearse/shop-worker:latest");
+                origin + " -e DATABASE_URL exo-rehearse/shop-worker:latest");
+  // The secret's value goes to the engine in its environment, never on a command line.
+  for (const auto& c : all) EXPECT_EQ(c.find("postgres://db/shop"), std::string::npos) << c;
   auto sites = box.read(".exosphere/rehearsal/production/sites/web.conf");
   EXPECT_NE(sites.find("server_name www.shop.example.com.localhost;"), std::string::npos) << sites;
   EXPECT_NE(sites.find("set $target http://web:3000;"), std::string::npos) << sites;

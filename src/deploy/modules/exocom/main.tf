@@ -169,13 +169,13 @@ resource "aws_ecs_task_definition" "main" {
   network_mode             = "awsvpc"
   requires_compatibilities = ["EC2"]
   execution_role_arn       = var.execution_role_arn
+  # stopTimeout: SIGTERM, then SIGKILL a second after the stop bound (EXOSPHERE_STOP_TIMEOUT, 5 s).
   container_definitions = jsonencode([{
-    name      = "exocom"
-    image     = var.image
-    cpu       = 256
-    memory    = 256
-    essential = true
-    # SIGTERM, then SIGKILL a second after the stop bound (EXOSPHERE_STOP_TIMEOUT, 5 s).
+    name        = "exocom"
+    image       = var.image
+    cpu         = 256
+    memory      = 256
+    essential   = true
     stopTimeout = 6
     command = concat(
       ["exocom"],

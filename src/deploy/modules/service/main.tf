@@ -128,13 +128,13 @@ resource "aws_ecs_task_definition" "main" {
   network_mode             = "bridge"
   requires_compatibilities = ["EC2"]
   execution_role_arn       = var.execution_role_arn
+  # stopTimeout: SIGTERM, then SIGKILL a second after the stop bound (EXOSPHERE_STOP_TIMEOUT, 5 s).
   container_definitions = jsonencode([{
     name         = var.role
     image        = var.image
     cpu          = var.cpu
     memory       = var.memory
     essential    = true
-    # SIGTERM, then SIGKILL a second after the stop bound (EXOSPHERE_STOP_TIMEOUT, 5 s).
     stopTimeout  = 6
     portMappings = var.container_port > 0 ? [{ containerPort = var.container_port, hostPort = 0, protocol = "tcp" }] : []
     environment  = [for key in sort(keys(var.environment)) : { name = key, value = var.environment[key] }]
