@@ -11,7 +11,7 @@ namespace exo::cli {
 namespace fs = std::filesystem;
 
 namespace {
-constexpr std::string_view kSessionRole = "exo-run";
+constexpr std::string_view kSessionRole = runner::kRunRole;
 }
 
 std::string image_version() { return EXO_VERSION; }

@@ -104,14 +104,14 @@ int rehearse_deployment(const Workspace& ws, const RehearsalOptions& options) {
   places.literal = [](std::string_view text) { return std::string(text); };
 
   std::vector<std::string> roles = ws.app.roles();
-  roles.insert(roles.end(), {"exo-run", "exocom", std::string(kProxyRole)});
+  roles.insert(roles.end(), {std::string(runner::kRunRole), "exocom", std::string(kProxyRole)});
   Logger log(roles);
   std::string public_net = env.name_prefix + "-public", private_net = env.name_prefix + "-private";
   auto toolchain = runner::find_toolchain();
   ContainerSession session(env.name_prefix, {public_net, private_net}, toolchain, log);
   runner::Containers& c = session.containers();
   if (env.exocom_nodes > 1)
-    log.log("exo-run", fmt::format("{} runs {} ExoCom nodes; the rehearsal runs one", env.name, env.exocom_nodes));
+    log.log(runner::kRunRole, fmt::format("{} runs {} ExoCom nodes; the rehearsal runs one", env.name, env.exocom_nodes));
 
   // The services as ECS runs them: their environment and secrets, public ones on both networks.
   auto services = ws.services;

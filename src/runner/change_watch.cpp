@@ -17,10 +17,6 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using error_code = boost::system::error_code;
 
-namespace {
-constexpr std::string_view kRun = "exo-run";
-}  // namespace
-
 ChangeWatch::ChangeWatch(asio::io_context& io, Children& children, Logger& log,
                          std::map<std::string, config::Service>& services, const RunOptions& options,
                          std::function<bool(const std::string& role)> shown)
@@ -65,7 +61,7 @@ void ChangeWatch::wait_for_changes() {
       changed(watched_.at(role), path, what);
     });
     if (watcher_.overflows() != overflows)
-      log_.log(kRun, "too many file changes at once for the kernel's event queue; rescanned the service folders");
+      log_.log(kRunRole, "too many file changes at once for the kernel's event queue; rescanned the service folders");
     wait_for_changes();
   });
 }
@@ -112,10 +108,10 @@ void ChangeWatch::settle(Watched& w) {
   if (!last) return;
   const auto& [changed_path, what] = *last;
   if (count > 1)
-    log_.log(kRun, fmt::format("Restarting service '{}' because {} and {} more files changed", u.role,
+    log_.log(kRunRole, fmt::format("Restarting service '{}' because {} and {} more files changed", u.role,
                                changed_path.string(), count - 1));
   else
-    log_.log(kRun, fmt::format("Restarting service '{}' because {} was {}", u.role, changed_path.string(), what));
+    log_.log(kRunRole, fmt::format("Restarting service '{}' because {} was {}", u.role, changed_path.string(), what));
   if (changed_path.filename() == "service.yml") reload(w);
   if (w.setup_needed) {
     w.setup_needed = false;
@@ -130,7 +126,7 @@ void ChangeWatch::reload(Watched& w) {
   try {
     config::Warnings warnings;
     config::Service fresh = config::load_service(u.dir, warnings);
-    for (const auto& line : warnings.lines) log_.log(kRun, "Warning: " + line);
+    for (const auto& line : warnings.lines) log_.log(kRunRole, "Warning: " + line);
     if (fresh.startup.command.empty()) throw UserError(fresh.file + ": startup.command is missing");
     services_[u.role] = std::move(fresh);
     const config::Service& s = services_.at(u.role);
@@ -140,7 +136,7 @@ void ChangeWatch::reload(Watched& w) {
     u.health = s.startup.health_check;
     u.timeout = std::chrono::seconds(s.startup.timeout_seconds);
   } catch (const UserError& e) {
-    log_.error(kRun, std::string(e.what()) + "; keeping the previous settings of '" + u.role + "'");
+    log_.error(kRunRole, std::string(e.what()) + "; keeping the previous settings of '" + u.role + "'");
   }
 }
 
@@ -157,7 +153,7 @@ void ChangeWatch::run_setup(Watched& w) {
   try {
     job->process = Process(o);
   } catch (const UserError& e) {
-    log_.error(kRun, "setup of '" + u.role + "' could not start: " + e.what());
+    log_.error(kRunRole, "setup of '" + u.role + "' could not start: " + e.what());
     return;
   }
   job->on_line = [this, &u](const std::string& line) {
@@ -167,7 +163,7 @@ void ChangeWatch::run_setup(Watched& w) {
     w.setup_job.reset();
     if (stopped_) return;
     if (code != 0) {
-      log_.error(kRun, fmt::format("setup of '{}' failed with exit code {}; it keeps running the previous version",
+      log_.error(kRunRole, fmt::format("setup of '{}' failed with exit code {}; it keeps running the previous version",
                                    w.unit->role, code));
       return;
     }

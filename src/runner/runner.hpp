@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/container_engine.hpp"
@@ -52,6 +53,9 @@ inline const ContainerSpec* spec_of(const Containers* c, const std::string& role
   auto it = c->specs.find(role);
   return it == c->specs.end() ? nullptr : &it->second;
 }
+
+// The name exo run's own lines go under in the log stream (beside each service's role).
+inline constexpr std::string_view kRunRole = "exo-run";
 
 struct RunOptions {
   std::vector<std::string> only;     // show only these roles' lines (exo-run's own always show)

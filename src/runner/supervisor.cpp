@@ -32,7 +32,6 @@ using error_code = boost::system::error_code;
 
 namespace {
 
-constexpr std::string_view kRun = "exo-run";
 constexpr int kExocomMaxRestarts = 5;
 constexpr size_t kLastLines = 3;  // of a unit's output, shown when it is given up on
 
@@ -181,7 +180,7 @@ class Supervisor {
     if (action == "restart") {
       bool after_stop = u->life.state == State::stopping;
       if (handle(*u, Event::restart) == Action::refuse) return "'" + role + "' cannot restart: " + u->life.why;
-      log_.log(kRun, "restarting '" + role + "' (from the dashboard)" + (after_stop ? " once it has stopped" : ""));
+      log_.log(kRunRole, "restarting '" + role + "' (from the dashboard)" + (after_stop ? " once it has stopped" : ""));
       return {};
     }
     if (action == "stop") {
@@ -191,7 +190,7 @@ class Supervisor {
     if (action == "start") {
       if (u->life.state == State::starting || u->life.state == State::ready || u->life.state == State::waiting)
         return "'" + role + "' is already running";
-      log_.log(kRun, "starting '" + role + "' (from the dashboard)");
+      log_.log(kRunRole, "starting '" + role + "' (from the dashboard)");
       handle(*u, Event::start);
       return {};
     }
@@ -233,12 +232,12 @@ class Supervisor {
   void back_off(Unit& u) {
     if (u.kind == Unit::Kind::exocom) {
       if (nats_)
-        log_.log(kRun, bus_name(u) + " stopped; its services move to the other nodes, and what it held is taken over from JetStream");
+        log_.log(kRunRole, bus_name(u) + " stopped; its services move to the other nodes, and what it held is taken over from JetStream");
       else
-        log_.log(kRun, "ExoCom stopped; messages it held for services that were offline and messages on their way "
+        log_.log(kRunRole, "ExoCom stopped; messages it held for services that were offline and messages on their way "
                        "through it are lost");
     }
-    log_.log(kRun, fmt::format("restarting '{}' in {}ms ({})", u.role, u.life.delay.count(),
+    log_.log(kRunRole, fmt::format("restarting '{}' in {}ms ({})", u.role, u.life.delay.count(),
                                u.kind == Unit::Kind::exocom ? "ExoCom is restarted on the same ports" : "restart: on-failure"));
     u.back_off = std::make_unique<asio::steady_timer>(io_, u.life.delay);
     u.back_off->async_wait([this, &u](const error_code& ec) {
@@ -262,7 +261,7 @@ class Supervisor {
                         : options_.watch ? "; it starts again when its files change"
                         : dashboard_     ? "; Restart on the dashboard starts it again"
                                          : "";
-    log_.error(kRun, fmt::format("'{}' crashed {} times in a row; giving up on it (exit code {}, {}){}", u.role,
+    log_.error(kRunRole, fmt::format("'{}' crashed {} times in a row; giving up on it (exit code {}, {}){}", u.role,
                                  u.life.crashes, u.life.exit_code, last_output(u), again));
     if (bus) shutdown(1);  // without the bus, nothing works: stop everything, exit 1
   }
@@ -271,13 +270,13 @@ class Supervisor {
     int code = u.life.exit_code;
     if (!u.life.ever_ready && (code == 126 || code == 127)) {
       std::string where = u.service ? u.service->file : std::string("application.yml");
-      log_.error(kRun, fmt::format("'{}' could not start: its command {} ({}); fix startup.command in {}", u.role,
+      log_.error(kRunRole, fmt::format("'{}' could not start: its command {} ({}); fix startup.command in {}", u.role,
                                    code == 127 ? "was not found" : "is not executable", u.command, where));
     } else if (u.kind == Unit::Kind::exocom) {
-      log_.error(kRun, fmt::format("ExoCom stopped before it was ready (exit code {}, {}); the application cannot run without it",
+      log_.error(kRunRole, fmt::format("ExoCom stopped before it was ready (exit code {}, {}); the application cannot run without it",
                                    code, last_output(u)));
     } else {
-      log_.error(kRun, fmt::format("dependency '{}' stopped (exit code {}, {}); the application cannot run without it",
+      log_.error(kRunRole, fmt::format("dependency '{}' stopped (exit code {}, {}); the application cannot run without it",
                                    u.role, code, last_output(u)));
     }
     shutdown(1);
@@ -297,7 +296,7 @@ class Supervisor {
     kill->async_wait([this, child, kill, role = u.role](const error_code& ec) {
       if (ec || child->exited) return;
       child->process.signal(SIGKILL);
-      log_.log(kRun, fmt::format("'{}' did not stop within {} of SIGTERM; killed", role, duration_text(stop_timeout_)));
+      log_.log(kRunRole, fmt::format("'{}' did not stop within {} of SIGTERM; killed", role, duration_text(stop_timeout_)));
     });
   }
 
@@ -327,7 +326,7 @@ class Supervisor {
     try {
       child->process = Process(o);
     } catch (const UserError& e) {
-      log_.error(kRun, "'" + u.role + "' could not start: " + e.what());
+      log_.error(kRunRole, "'" + u.role + "' could not start: " + e.what());
       return shutdown(1);
     }
     child->on_line = [this, &u](const std::string& line) { on_line(u, line); };
@@ -365,7 +364,7 @@ class Supervisor {
                        : u.health.tcp         ? fmt::format("nothing accepted connections on port {}", u.port)
                                               : fmt::format("GET http://127.0.0.1:{}{} never answered 2xx", u.port,
                                                             u.health.http_path);
-    log_.error(kRun, fmt::format("'{}' did not become ready within {}s: {}", u.role, u.timeout.count(), what));
+    log_.error(kRunRole, fmt::format("'{}' did not become ready within {}s: {}", u.role, u.timeout.count(), what));
     shutdown(1);
   }
 
@@ -401,38 +400,38 @@ class Supervisor {
     }
     if (u.kind == Unit::Kind::service) {
       if (again) {
-        log_.log(kRun, "'" + u.role + "' restarted successfully");
+        log_.log(kRunRole, "'" + u.role + "' restarted successfully");
       } else {
         log_.log(u.role, "'" + u.role + "' is running");
       }
     } else if (u.kind == Unit::Kind::exocom && again) {
-      log_.log(kRun, fmt::format("{} is running again at port {}; the services reconnect to it", bus_name(u), u.port));
+      log_.log(kRunRole, fmt::format("{} is running again at port {}; the services reconnect to it", bus_name(u), u.port));
     } else if (u.kind == Unit::Kind::exocom) {
-      log_.log(kRun, gateway_port_ && &u == buses_.front()
+      log_.log(kRunRole, gateway_port_ && &u == buses_.front()
                          ? fmt::format("{} is running at port {}, its gateway for browsers at port {}", bus_name(u), u.port,
                                        gateway_port_)
                          : fmt::format("{} is running at port {}", bus_name(u), u.port));
     } else if (u.kind == Unit::Kind::nats) {
-      log_.log(kRun, fmt::format("nats-server (JetStream) is running at port {} for {} ExoCom nodes", u.port, buses_.size()));
+      log_.log(kRunRole, fmt::format("nats-server (JetStream) is running at port {} for {} ExoCom nodes", u.port, buses_.size()));
     } else {
-      log_.log(kRun, "dependency '" + u.role + "' is running");
+      log_.log(kRunRole, "dependency '" + u.role + "' is running");
     }
     if (watch_) watch_->became_ready(u.role);
     start_what_can_start();
     if (!announced_ && std::all_of(units_.begin(), units_.end(), [](const auto& x) { return x->life.ever_ready; })) {
       announced_ = true;
-      log_.log(kRun, "all services online");
+      log_.log(kRunRole, "all services online");
       for (const auto& ref : app_.services)
         if (ref.protection_level == "public")
           for (const auto& x : units_)
             if (x->role == ref.role && x->kind == Unit::Kind::service) {
               const ContainerSpec* spec = container_spec(x->role);
-              if (spec && !spec->url.empty()) log_.log(kRun, fmt::format("'{}' serves {}", x->role, spec->url));
-              else if (!spec && x->port) log_.log(kRun, fmt::format("'{}' serves http://localhost:{}", x->role, x->port));
+              if (spec && !spec->url.empty()) log_.log(kRunRole, fmt::format("'{}' serves {}", x->role, spec->url));
+              else if (!spec && x->port) log_.log(kRunRole, fmt::format("'{}' serves http://localhost:{}", x->role, x->port));
             }
       if (const ContainerSpec* spec = container_spec("exocom"); spec && !spec->url.empty())
-        log_.log(kRun, "browsers reach ExoCom's gateway at " + spec->url);
-      if (dashboard_) log_.log(kRun, "dashboard at " + dashboard_->url());
+        log_.log(kRunRole, "browsers reach ExoCom's gateway at " + spec->url);
+      if (dashboard_) log_.log(kRunRole, "dashboard at " + dashboard_->url());
     }
   }
 
@@ -450,10 +449,10 @@ class Supervisor {
     if (u.timer) u.timer->cancel();
     const State before = u.life.state;
     const bool asked = before == State::stopping;  // stopped on purpose
-    if (!asked && !shutting_down_) log_.log(kRun, fmt::format("{} exited with code {}", u.role, code));
+    if (!asked && !shutting_down_) log_.log(kRunRole, fmt::format("{} exited with code {}", u.role, code));
     handle(u, Event::exited, code);
     if (asked && !shutting_down_ && u.life.state == State::stopped)
-      log_.log(kRun, "'" + u.role + "' stopped (from the dashboard)");
+      log_.log(kRunRole, "'" + u.role + "' stopped (from the dashboard)");
   }
 
   // --- restart on change ---------------------------------------------------------------------------
@@ -472,8 +471,8 @@ class Supervisor {
     if (shutting_down_) return;
     shutting_down_ = true;
     exit_code_ = code;
-    if (code == 0) log_.log(kRun, "shutting down ...");
-    else log_.log(kRun, "stopping everything ...");
+    if (code == 0) log_.log(kRunRole, "shutting down ...");
+    else log_.log(kRunRole, "stopping everything ...");
     signals_.cancel();
     if (dashboard_) {
       log_.set_tap({});

@@ -121,7 +121,7 @@ int run_run(const Args& args) {
   options.bus_nodes = nodes;
   options.log_payloads = log_payloads;
   std::vector<std::string> roles = ws.app.roles();
-  roles.insert(roles.end(), {"exo-run", "exocom"});
+  roles.insert(roles.end(), {std::string(runner::kRunRole), "exocom"});
   if (nodes) roles.push_back("nats");
   for (int i = 1; i <= nodes; ++i) roles.push_back("exocom-" + std::to_string(i));
   Logger log(roles);
