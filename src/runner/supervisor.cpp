@@ -156,7 +156,7 @@ class Supervisor {
         case State::starting: v.state = l.starts > 1 ? "restarting" : "starting"; break;
         case State::ready: v.state = "online"; break;
         case State::stopping: v.state = l.then_start ? "restarting" : "stopping"; break;
-        case State::backing_off: v.state = "restarting"; break;
+        case State::backing_off: v.state = "crashed"; break;  // until it starts again, as a user sees it
         case State::crashed: case State::given_up: v.state = "crashed"; break;
         case State::stopped: v.state = "stopped"; break;
       }
