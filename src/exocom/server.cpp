@@ -68,6 +68,7 @@ class Connection : public Peer, public ws::Events, public std::enable_shared_fro
   void observe(const Frame& batch);
   // SIGTERM: stop taking messages once the queues are empty, then close with 1001.
   bool drained() const { return out_.empty(); }
+  size_t queued_bytes() const { return out_bytes_; }
   Phase phase() const { return phase_; }
 
  private:
@@ -145,6 +146,7 @@ struct Server::Impl {
   Clock::time_point shutdown_started;
   Clock::time_point next_metrics{};  // of the CloudWatch metrics line; unset until the first tick
   int exit_code = 0;
+  bool shutdown_unclean = false;  // the stop bound passed before every queue drained
 
   // Receipts go out a few milliseconds after a message is accepted, so a client sending one message
   // at a time gets one receipt for many rather than a frame (and a wake-up) per message; a client
@@ -319,6 +321,17 @@ struct Server::Impl {
     auto& limits = options.limits;
     auto drain_for = std::max(limits.stop_timeout - limits.close_timeout, limits.stop_timeout / 2);
     if (drained || now - shutdown_started > drain_for) {
+      if (!drained && !shutdown_unclean) {
+        // Past the bound: say what was left, and exit 1 (docs/architecture.md, "Stopping").
+        size_t slow = 0, bytes = 0;
+        for (auto& [id, c] : connections)
+          if (!c->drained()) ++slow, bytes += c->queued_bytes();
+        log.warning(fmt::format("{} connections still had {} bytes to write {} ms after SIGTERM; closing them anyway "
+                                "(senders with receipts send those messages again elsewhere)",
+                                slow, bytes, std::chrono::duration_cast<std::chrono::milliseconds>(drain_for).count()));
+        shutdown_unclean = true;
+        exit_code = 1;
+      }
       std::vector<std::shared_ptr<Connection>> all;
       for (auto& [id, c] : connections) all.push_back(c);
       for (auto& c : all) c->close(ws::close_code::going_away, "ExoCom is shutting down");
