@@ -638,6 +638,22 @@ TEST_P(ExocomShutdown, SigtermClosesEveryConnectionWith1001AndExits0WithinTheBou
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s * kSlowdown);
 }
 
+// A receiver that reads nothing keeps its queue full: past the stop bound ExoCom closes it anyway,
+// says what was left, and exits 1.
+TEST(ExocomShutdown, QueuesNotDrainedWithinTheBoundAreSaidAndExit1) {
+  Bus bus(BusKind::single, kRoutes, {}, {{"EXOSPHERE_STOP_TIMEOUT", "2"}});
+  auto web = registered(bus, "web");
+  auto dashboard = registered(bus, "dashboard");  // receives "ping pong", and never reads
+  std::string payload = "{\"blob\":\"" + std::string(512 * 1024, 'x') + "\"}";
+  for (int i = 0; i < 60; ++i) web.send_message("ping pong", "web", payload);  // 30 MB: beyond every socket buffer
+  ASSERT_NE(bus.output().wait_for("--[ ping pong ]->", 5s), std::string::npos);
+  auto t0 = std::chrono::steady_clock::now();
+  bus.node(0).process().signal(SIGTERM);
+  EXPECT_EQ(bus.node(0).process().wait(), 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s * kSlowdown);
+  EXPECT_NE(bus.output().text().find("connections still had"), std::string::npos) << bus.output().text();
+}
+
 TEST(ExocomConfig, DefaultPortIs80) {
   SpawnOptions o;
   o.argv = {exocom_binary(), "--host", "127.0.0.1", "--dev-open"};
