@@ -85,10 +85,11 @@ class Session : public std::enable_shared_from_this<Session> {
     read_request();
   }
 
-  // stop(): a session between requests closes now; one whose request is being handled closes
-  // after writing its response.
+  // stop(): a session between requests closes now; one whose request is being handled (or whose
+  // response is being written) closes after writing its response.
   void shut() {
     if (handling_) return;
+    shut_ = true;
     error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
@@ -108,6 +109,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_read(const error_code& ec) {
+    // A read that completed just before stop() closed the socket: nobody could be answered, so the
+    // request is not handled (its client sees the connection closed, and may safely try again).
+    if (shut_) return;
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
         ec == asio::error::connection_reset || ec == asio::error::eof)
       return close();
@@ -139,7 +143,6 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_handled(const bhttp::request<bhttp::string_body>& request, Response r) {
-    handling_ = false;
     // A line break in a header would let text from a request (a redirect target) add headers.
     auto unsafe = [](std::string_view v) { return v.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos; };
     if (unsafe(r.content_type) || std::any_of(r.headers.begin(), r.headers.end(),
@@ -164,6 +167,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void write(const std::shared_ptr<bhttp::response<bhttp::string_body>>& out) {
+    handling_ = true;
     stream_.expires_after(server_.options.request_timeout);  // a client that never reads is let go
     bhttp::async_write(stream_, *out, [self = shared_from_this(), out](const error_code& ec, size_t) {
       self->on_write(ec, out->keep_alive());
@@ -171,6 +175,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_write(const error_code& ec, bool keep_alive) {
+    handling_ = false;  // only now: stop() cutting a response off mid-write would lose it
     if (ec || !keep_alive) return close();
     read_request();
   }
@@ -186,6 +191,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bool handling_ = false;
+  bool shut_ = false;  // closed by stop() between requests
 };
 
 void Server::Impl::accept() {
