@@ -24,7 +24,12 @@ struct RelayConfig {
   bool feedback = true;  // ask ExoCom for exocom.registered and exocom.error
   std::chrono::milliseconds retry_min{100};
   std::chrono::milliseconds retry_max{5000};
-  std::size_t max_queued_bytes = 16u << 20;  // what may wait for a connection
+  // What may be sent and not yet accepted by ExoCom (waiting for the socket or a connection, or
+  // written and unacknowledged), connected or not.
+  std::size_t max_queued_bytes = 16u << 20;
+  // How long send() waits for room when max_queued_bytes of messages are not accepted by ExoCom
+  // yet while connected (a slow receiver), before it fails with Error(busy).
+  std::chrono::milliseconds send_timeout{5000};
   // How long a thread waiting for a reply stays awake (yielding its core) before it sleeps. Off by
   // default: spinning shaves a wake-up off each request but burns a core that the other services
   // of a small machine need (docs/sdk.md, "Waiting for replies").
@@ -111,8 +116,9 @@ class Relay {
 
   // Sends a message and returns it as sent (with its id and activity id). While the bus is
   // unreachable messages wait in a bounded outbox and leave, in order, once it is back; a full
-  // outbox is Error(not_connected). A payload nested deeper than ExoCom accepts is
-  // Error(invalid_argument).
+  // outbox is Error(not_connected) then, and while connected send() waits up to
+  // config().send_timeout for ExoCom to accept earlier messages, then is Error(busy). Nothing is
+  // dropped. A payload nested deeper than ExoCom accepts is Error(invalid_argument).
   Message send(const std::string& name, json::value payload = nullptr, SendOptions options = {});
   // Sends and returns the Reply: the first message of the same activity, Error(timeout) when none
   // arrives in time, Error(refused) as soon as ExoCom refuses the request.

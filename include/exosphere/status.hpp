@@ -18,6 +18,7 @@ enum class Status {
   closed,             // the relay was closed while the call waited
   protocol_error,     // ExoCom sent something that is not an ExoCom message
   store_error,        // the database failed or cannot be reached
+  busy,               // ExoCom has not accepted what this relay already sent: a slow receiver
 };
 
 const char* to_string(Status status);

@@ -34,6 +34,7 @@
 #include "common/json.hpp"
 #include "common/signals.hpp"
 #include "common/websocket.hpp"
+#include "sdk/outbox.hpp"
 #include "sdk/wire.hpp"
 
 namespace exosphere {
@@ -53,6 +54,7 @@ const char* to_string(Status status) {
     case Status::closed: return "closed";
     case Status::protocol_error: return "protocol error";
     case Status::store_error: return "store error";
+    case Status::busy: return "busy";
   }
   return "unknown";
 }
@@ -179,24 +181,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
   std::string in;
   exo::ws::Decoder decoder{false, 64u << 20};
 
-  // Writing: guarded by `write_mutex`.
-  struct Outgoing {
-    std::string bytes;
-    bool counted;  // a message ExoCom numbers (every text frame after the registration)
-  };
-  std::mutex write_mutex;
-  std::deque<Outgoing> outbox;
-  size_t outbox_bytes = 0;
-  size_t front_offset = 0;
-  bool socket_open = false;  // the WebSocket is up; frames may be written
-  bool close_queued = false;  // our close frame is in the outbox: nothing may follow it
-  // Receipts (docs/protocol.md): messages written to this connection that ExoCom has not accepted
-  // yet, oldest first; sent again, first, on the next connection.
-  bool keeping = false;
-  std::deque<std::string> kept;
-  size_t kept_bytes = 0;
-  uint64_t accepted_here = 0;  // messages of this connection ExoCom accepted so far
-  bool warned_unaccepted = false;
+  // Writing, and the messages ExoCom has not accepted yet (docs/protocol.md, "Receipts").
+  sdk::Outbox outbox;
   // And the other way: how many text frames this connection received, and how many of them ExoCom
   // was told about (exocom.received), so it can forget them. The I/O thread alone.
   static constexpr uint64_t kAcknowledgeEvery = 128;
@@ -217,9 +203,11 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
   std::unordered_set<uint64_t> seen;
   size_t seen_next = 0;
 
-  explicit Impl(RelayConfig c) : config(std::move(c)) {
+  explicit Impl(RelayConfig c)
+      : config(std::move(c)),
+        nodes(parse_nodes(config.host, config.port, "the ExoCom address")),
+        outbox(config.max_queued_bytes, config.send_timeout, where()) {
     if (!config.log) config.log = [](const std::string& line) { std::cerr << "exosphere: " << line << std::endl; };
-    nodes = parse_nodes(config.host, config.port, "the ExoCom address");
     wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   }
   ~Impl() override {
@@ -457,35 +445,26 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
       }
       changed.notify_all();
       {
-        std::lock_guard lock(write_mutex);
-        socket_open = true;
-        close_queued = false;
-        // The registration goes first, then what the last node did not accept, then the rest; a
-        // frame cut off by the last disconnect is sent again whole.
-        front_offset = 0;
-        for (auto it = kept.rbegin(); it != kept.rend(); ++it) outbox.push_front({std::move(*it), true});
-        outbox_bytes += kept_bytes;
-        kept.clear();
-        kept_bytes = 0;
-        accepted_here = 0;
-        keeping = config.feedback;  // until ExoCom says it gives no receipts
-        {
-          // The frames of the last connection that no handler started went back to the role with
-          // it (ExoCom had no receipt for them); should they come here again, they are new.
-          std::lock_guard tasks_lock(task_mutex);
-          if (acknowledging) drop_queued_frames(true);
-          queued_frames.clear();
-          hand_back_from = stopping ? 1 : UINT64_MAX;
-        }
-        acknowledging = false;
-        text_received = 0;
-        text_acknowledged = 0;
-        acknowledge_by = Clock::time_point::max();
-        std::string reg = sdk::register_message(config.role, config.feedback, instance, ++epoch);
-        outbox.push_front({sdk::mask_frame(reg), false});
-        outbox_bytes += outbox.front().bytes.size();
-        flush_locked();
+        // The frames of the last connection that no handler started went back to the role with
+        // it (ExoCom had no receipt for them); should they come here again, they are new.
+        std::lock_guard tasks_lock(task_mutex);
+        if (acknowledging) drop_queued_frames(true);
+        queued_frames.clear();
+        hand_back_from = stopping ? 1 : UINT64_MAX;
       }
+      acknowledging = false;
+      text_received = 0;
+      text_acknowledged = 0;
+      acknowledge_by = Clock::time_point::max();
+      // The registration goes first, then what the last node did not accept, then the rest.
+      auto write = [s](const iovec* iov, int count) {
+        msghdr msg{};
+        msg.msg_iov = const_cast<iovec*>(iov);
+        msg.msg_iovlen = static_cast<size_t>(count);
+        return ::sendmsg(s, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      };
+      outbox.connected(write, sdk::mask_frame(sdk::register_message(config.role, config.feedback, instance, ++epoch)),
+                       config.feedback);
       if (!config.feedback) go_online();
       return true;
     }
@@ -538,10 +517,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
   }
 
   void connection_lost(const std::string& why) {
-    {
-      std::lock_guard lock(write_mutex);
-      socket_open = false;
-    }
+    outbox.disconnected();
     bool was_online;
     std::vector<std::function<void()>> callbacks;
     {
@@ -602,11 +578,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
         send_close();
         close_sent = true;
       }
-      bool want_write;
-      {
-        std::lock_guard lock(write_mutex);
-        want_write = !outbox.empty();
-      }
+      bool want_write = outbox.waiting();
       if (close_sent && !want_write && Clock::now() >= close_by + kCloseHandshake) return connection_lost("closed");
       pollfd p[2] = {{sock, static_cast<short>(POLLIN | (want_write ? POLLOUT : 0)), 0}, {wake_fd, POLLIN, 0}};
       int n = ::poll(p, 2, finishing ? std::min(next_timeout(), 10) : next_timeout());
@@ -620,10 +592,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
         uint64_t v;
         (void)!::read(wake_fd, &v, sizeof v);
       }
-      if (p[0].revents & POLLOUT) {
-        std::lock_guard lock(write_mutex);
-        flush_locked();
-      }
+      if (p[0].revents & POLLOUT) outbox.flush();
       if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && !read_available(sock)) return;
       acknowledge();
     }
@@ -776,10 +745,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
       acknowledging = true;
       return;
     }
-    std::lock_guard lock(write_mutex);
-    keeping = false;
-    kept.clear();
-    kept_bytes = 0;
+    outbox.no_receipts();
   }
 
   void accepted(const Message& m) {
@@ -788,12 +754,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
     boost::system::error_code ec;
     uint64_t count = n ? n->to_number<uint64_t>(ec) : 0;
     if (!n || ec) return log("ignored a receipt from ExoCom without a count");
-    std::lock_guard lock(write_mutex);
-    while (accepted_here < count && !kept.empty()) {
-      kept_bytes -= kept.front().size();
-      kept.pop_front();
-      ++accepted_here;
-    }
+    outbox.accepted(count);
   }
 
   bool first_time(uint64_t h) {
@@ -850,75 +811,10 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
 
   // --- writing -------------------------------------------------------------------------------
 
-  // A service's message (bounded while disconnected), ExoCom's status answer, or a control frame.
-  enum class Kind { message, answer, control };
+  using Kind = sdk::Outbox::Kind;
 
   void write_frame(std::string frame, Kind kind = Kind::message) {
-    std::lock_guard lock(write_mutex);
-    if (close_queued) {  // a message raced close(); receipts and pongs this late are moot
-      if (kind == Kind::message) throw Error(Status::closed, "the relay is closed");
-      return;
-    }
-    if (kind == Kind::message && !socket_open && outbox_bytes + kept_bytes + frame.size() > config.max_queued_bytes)
-      throw Error(Status::not_connected, "ExoCom at " + where() + " is unreachable and " +
-                                             std::to_string(outbox_bytes + kept_bytes) +
-                                             " bytes already wait to be sent; the queue holds " +
-                                             std::to_string(config.max_queued_bytes));
-    outbox_bytes += frame.size();
-    outbox.push_back({std::move(frame), kind != Kind::control});
-    if (socket_open) flush_locked();
-    if (!outbox.empty()) wake();  // the I/O thread then waits for the socket to take the rest
-  }
-
-  void flush_locked() {
-    int sock;
-    {
-      std::lock_guard lock(mutex);
-      sock = fd;
-    }
-    while (!outbox.empty() && socket_open) {
-      iovec iov[64];
-      int count = 0;
-      size_t offset = front_offset;
-      for (auto& f : outbox) {
-        if (count == 64) break;
-        iov[count++] = {f.bytes.data() + offset, f.bytes.size() - offset};
-        offset = 0;
-      }
-      msghdr msg{};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = static_cast<size_t>(count);
-      ssize_t n = ::sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return;  // full (the I/O thread polls for room) or broken (it notices and reconnects)
-      }
-      auto left = static_cast<size_t>(n);
-      while (left > 0) {
-        size_t rest = outbox.front().bytes.size() - front_offset;
-        if (left < rest) {
-          front_offset += left;
-          break;
-        }
-        left -= rest;
-        outbox_bytes -= outbox.front().bytes.size();
-        if (keeping && outbox.front().counted) {
-          kept_bytes += outbox.front().bytes.size();
-          kept.push_back(std::move(outbox.front().bytes));
-          // A bus that takes messages but never accepts them must not grow this without end: the
-          // oldest go unkept (counted as accepted, so the receipts that do come still line up).
-          while (kept_bytes > config.max_queued_bytes && kept.size() > 1) {
-            if (!warned_unaccepted) log("ExoCom has not accepted " + std::to_string(kept_bytes) + " bytes of messages; keeping only the newest");
-            warned_unaccepted = true;
-            kept_bytes -= kept.front().size();
-            kept.pop_front();
-            ++accepted_here;
-          }
-        }
-        outbox.pop_front();
-        front_offset = 0;
-      }
-    }
+    if (outbox.send(std::move(frame), kind)) wake();  // the I/O thread then waits for the socket to take the rest
   }
 
   // --- sending -------------------------------------------------------------------------------
@@ -1022,19 +918,14 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
   // Everything sent is written and (with receipts) accepted; the I/O thread alone.
   bool finished_sending() {
     acknowledge(true);
-    std::lock_guard lock(write_mutex);
-    return outbox.empty() && (!keeping || kept.empty());
+    return outbox.finished();
   }
 
   // What was handled is told, then the close frame; ExoCom hands the rest to another instance.
   void send_close() {
     acknowledge(true);
-    std::lock_guard lock(write_mutex);
-    close_queued = true;
-    outbox.push_back({sdk::mask_frame(exo::ws::close_payload(exo::ws::close_code::going_away, "service stopping"),
-                                      exo::ws::Opcode::close),
-                      false});
-    flush_locked();
+    outbox.close(sdk::mask_frame(exo::ws::close_payload(exo::ws::close_code::going_away, "service stopping"),
+                                 exo::ws::Opcode::close));
   }
 
   bool close() {
@@ -1070,13 +961,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl>, exo::ws::Events 
     wake();
     changed.notify_all();
     join(io_thread);
-    size_t unsent;
-    {
-      std::lock_guard lock(write_mutex);
-      socket_open = false;
-      unsent = kept.size();
-      for (const auto& f : outbox) unsent += f.counted ? 1 : 0;
-    }
+    size_t unsent = outbox.shut();
     {
       std::lock_guard lock(task_mutex);
       tasks_closed = true;
